@@ -1,0 +1,1 @@
+"""Accounts: citizens, facility managers, admins; tokens and per-object access."""

@@ -1,0 +1,50 @@
+"""Connection pool, start-up checks and the one place that knows how to open a connection."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import asyncpg
+
+from booking.migrations import MigrationError, pending_migrations
+from booking.settings import Settings
+
+__all__ = ("Conn", "connect", "create_pool", "ensure_migrated")
+
+Conn = Union[
+    "asyncpg.Connection[asyncpg.Record]", "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+]
+"""A connection, whether opened directly or acquired from the pool; query functions take one."""
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # Every session computes in UTC; local time only ever comes from an institution's timezone.
+    await conn.execute("SET TIME ZONE 'UTC'")
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        command_timeout=settings.db_command_timeout,
+        init=_init_connection,
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(database_url: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(database_url)
+    await _init_connection(conn)
+    return conn
+
+
+async def ensure_migrated(pool: asyncpg.Pool) -> None:
+    """Refuse to serve a database whose schema is behind the code, naming what is missing."""
+    async with pool.acquire() as conn:
+        pending = await pending_migrations(conn)
+    if pending:
+        raise MigrationError(
+            f"database has pending migrations: {', '.join(pending)}; run `python -m booking migrate`"
+        )

@@ -1,0 +1,257 @@
+"""One error format (RFC 9457 problem+json) and the one place that maps errors to HTTP.
+
+Handlers and services raise :class:`Problem` (or a subclass); database errors are mapped by
+SQLSTATE and constraint name in :data:`CONSTRAINT_PROBLEMS`. Nothing else reaches a client:
+unknown errors become a bare 500 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from schemas.common import FieldError, ProblemDetails
+
+__all__ = (
+    "CONSTRAINT_PROBLEMS",
+    "PROBLEM_MEDIA_TYPE",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PolicyViolation",
+    "Problem",
+    "Unauthorized",
+    "exception_handlers",
+    "problem_response",
+)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_TYPE_BASE = "https://nanum.example/problems/"
+log = logging.getLogger("booking.errors")
+
+
+class Problem(Exception):
+    """An error a client can act on. ``code`` becomes the problem ``type`` URI's last segment."""
+
+    status: int = 400
+    code: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        title: str | None = None,
+        errors: list[FieldError] | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        if title is not None:
+            self.title = title
+        self.errors = errors
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+class NotFound(Problem):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Unauthorized(Problem):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(Problem):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class Conflict(Problem):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PolicyViolation(Problem):
+    status, code, title = 422, "policy-violation", "Booking policy violated"
+
+
+# Constraint name -> (status, code, title, detail). The schema names every constraint so that
+# this table, and nothing else, decides what a violated rule means to a client.
+CONSTRAINT_PROBLEMS: dict[str, tuple[int, str, str, str]] = {
+    "users_email_key": (
+        409,
+        "registration-refused",
+        "Registration refused",
+        "This account could not be created. If you already have one, sign in instead.",
+    ),
+}
+
+_SQLSTATE_PROBLEMS: dict[str, tuple[int, str, str, str]] = {
+    "23P01": (409, "conflict", "Conflict", "The request conflicts with existing data."),
+    "40P01": (409, "conflict", "Conflict", "Someone else changed this at the same moment."),
+    "40001": (409, "conflict", "Conflict", "Someone else changed this at the same moment."),
+    "23505": (409, "conflict", "Conflict", "This already exists."),
+    "23503": (422, "invalid-reference", "Invalid reference", "A referenced object does not exist."),
+    "23514": (422, "invalid-value", "Invalid value", "A value is outside what is allowed."),
+    "22P02": (422, "invalid-value", "Invalid value", "A value has the wrong format."),
+}
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:
+    body = ProblemDetails(
+        type=_TYPE_BASE + code,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=errors,
+    )
+    payload = msgspec.to_builtins(body)
+    if extra:
+        payload.update(msgspec.to_builtins(extra))
+    return Response(
+        content=msgspec.json.encode(payload),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def database_problem(exc: asyncpg.PostgresError) -> Problem | None:
+    """The client-facing meaning of a database error, or None when it is a server fault."""
+    constraint = getattr(exc, "constraint_name", None)
+    if constraint and constraint in CONSTRAINT_PROBLEMS:
+        status, code, title, detail = CONSTRAINT_PROBLEMS[constraint]
+        return Problem(detail, status=status, code=code, title=title)
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate in _SQLSTATE_PROBLEMS:
+        status, code, title, detail = _SQLSTATE_PROBLEMS[sqlstate]
+        return Problem(detail, status=status, code=code, title=title)
+    return None
+
+
+def _field_errors(exc: ValidationException) -> list[FieldError]:
+    out: list[FieldError] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict):
+            out.append(
+                FieldError(
+                    field=str(item.get("key") or item.get("source") or "body"),
+                    message=str(item.get("message", "invalid value")),
+                )
+            )
+    return out
+
+
+def _handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[bytes]:
+    return problem_response(
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        errors=exc.errors,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
+def _handle_validation(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[bytes]:
+    errors = _field_errors(exc)
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or _clean_detail(exc.detail)
+    return problem_response(
+        422,
+        "validation-error",
+        "Invalid request",
+        detail,
+        instance=request.url.path,
+        errors=errors or None,
+    )
+
+
+def _clean_detail(detail: str) -> str:
+    # Litestar prefixes validation errors with the handler's path; keep only the human part.
+    return detail.split(" for ", 1)[0] if detail.startswith("Validation failed") else detail
+
+
+def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if status >= 500:
+        return _handle_internal(request, exc)
+    headers = dict(exc.headers or {})
+    if isinstance(exc, NotAuthorizedException):
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    titles = {
+        400: "Bad request",
+        401: "Authentication required",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Request too large",
+        415: "Unsupported media type",
+        429: "Too many requests",
+    }
+    title = titles.get(status, "Request refused")
+    code = title.lower().replace(" ", "-")
+    return problem_response(
+        status, code, title, exc.detail or title, instance=request.url.path, headers=headers
+    )
+
+
+def _handle_postgres(
+    request: Request[Any, Any, Any], exc: asyncpg.PostgresError
+) -> Response[bytes]:
+    problem = database_problem(exc)
+    if problem is None:
+        return _handle_internal(request, exc)
+    return _handle_problem(request, problem)
+
+
+def _handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    log.error(
+        "unhandled error",
+        exc_info=exc,
+        extra={"request_id": request_id, "path": request.url.path},
+    )
+    return problem_response(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "Internal server error",
+        f"Something went wrong on our side. Quote request id {request_id} if you report it.",
+        instance=request.url.path,
+    )
+
+
+exception_handlers: dict[type[Exception] | int, Any] = {
+    Problem: _handle_problem,
+    ValidationException: _handle_validation,
+    HTTPException: _handle_http,
+    asyncpg.PostgresError: _handle_postgres,
+    Exception: _handle_internal,
+}

@@ -1,0 +1,59 @@
+"""``/healthz`` (the process answers), ``/readyz`` (Postgres and Redis answer)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from litestar import Controller, Response, get
+from redis.asyncio import Redis
+
+from booking.deps import DbPool, RedisClient
+from schemas.common import Health, Readiness
+
+__all__ = ("HealthController",)
+
+_CHECK_TIMEOUT = 1.5  # seconds per dependency; both run at once, so /readyz answers within 2 s
+
+
+async def _check_postgres(pool: asyncpg.Pool) -> str:
+    async def probe() -> None:
+        async with pool.acquire(timeout=_CHECK_TIMEOUT) as conn:
+            await conn.fetchval("SELECT 1", timeout=_CHECK_TIMEOUT)
+
+    try:
+        await asyncio.wait_for(probe(), _CHECK_TIMEOUT)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return "down"
+    return "ok"
+
+
+async def _check_redis(redis: Redis) -> str:
+    try:
+        await asyncio.wait_for(redis.ping(), _CHECK_TIMEOUT)
+    except Exception:  # noqa: BLE001 - any client error means "not ready", never a 500
+        return "down"
+    return "ok"
+
+
+class HealthController(Controller):
+    tags = ["operations"]
+    include_in_schema = True
+
+    @get("/healthz", operation_id="healthz", summary="Liveness: the process answers")
+    async def healthz(self) -> Health:
+        return Health(status="ok")
+
+    @get(
+        "/readyz",
+        operation_id="readyz",
+        summary="Readiness: 200 only when Postgres and Redis both answer, else 503 naming which",
+    )
+    async def readyz(self, pool: DbPool, redis: RedisClient) -> Response[Readiness]:
+        pg, rd = await asyncio.gather(_check_postgres(pool), _check_redis(redis))
+        checks = {"postgres": pg, "redis": rd}
+        ready = all(v == "ok" for v in checks.values())
+        return Response(
+            Readiness(status="ok" if ready else "unavailable", checks=checks),
+            status_code=200 if ready else 503,
+        )

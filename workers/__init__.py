@@ -1,0 +1,1 @@
+"""arq workers: outbox relay, confirmations, reminders, auto-release."""
