@@ -10,7 +10,12 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "catalogue": "bench.catalogue",
+    "booking": "bench.booking",
+    "feeds": "bench.feeds",
+    "jobs": "bench.jobs",
+}
 
 
 def main(argv: list[str]) -> int:

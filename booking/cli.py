@@ -22,7 +22,11 @@ __all__ = ("Command", "main")
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 # Modules with a `register(subparsers)` function that adds their commands.
-FEATURE_COMMANDS: tuple[str, ...] = ()
+FEATURE_COMMANDS: tuple[str, ...] = (
+    "booking.accounts.cli",
+    "booking.catalogue.cli",
+    "booking.notifications.cli",
+)
 
 
 async def _migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -68,6 +68,7 @@ stop_children() {
 on_exit() {
   local rc=$?
   trap - EXIT INT TERM HUP
+  set +m # no job-status chatter while the children stop
   if ((${#pids[@]})); then
     log "stopping the API, the worker and the SMTP sink"
     stop_children
@@ -133,6 +134,14 @@ EOF
 
 # Sleep until a child dies (or a signal arrives: the traps above take over).
 while true; do
-  wait -n || true
-  check_children
+  dead="" rc=0
+  wait -n -p dead "${pids[@]}" || rc=$?
+  [[ -n $dead ]] || continue
+  for i in "${!pids[@]}"; do
+    if [[ ${pids[$i]} == "$dead" ]]; then
+      log "${names[$i]} (pid $dead) exited with status $rc; stopping the others"
+      unset "pids[$i]" "names[$i]"
+    fi
+  done
+  exit $((rc == 0 ? 1 : rc))
 done

@@ -28,6 +28,7 @@ from booking.db import connect
 from booking.holidays_sync import sync_public_holidays
 from booking.migrations import apply_migrations
 from booking.settings import Settings, load_settings
+from tests.factories import Cast, create_cast
 
 SERVER_URL = os.environ.get("BOOKING_DATABASE_URL", "postgresql://nanum@127.0.0.1:55432/nanum")
 REDIS_URL = os.environ.get("BOOKING_REDIS_URL", "redis://127.0.0.1:56379/0")
@@ -146,3 +147,9 @@ async def live_server(app: Litestar) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+@pytest.fixture
+async def cast(db: asyncpg.Pool, settings: Settings) -> Cast:
+    """Anonymous, citizens A and B, managers of institutions X and Y, an admin; a room each."""
+    return await create_cast(db, settings)

@@ -12,9 +12,12 @@ from booking.accounts.security import hash_password, issue_token
 from booking.settings import Settings
 
 __all__ = (
+    "MATRIX_ROLES",
+    "Cast",
     "User",
     "appoint_manager",
     "auth",
+    "create_cast",
     "create_institution",
     "create_room",
     "create_user",
@@ -152,4 +155,56 @@ async def set_weekly_rules(
         VALUES ($1, $2, $3::text::time, $4::text::time)
         """,
         [(room_id, days, start, end) for days, start, end in rules],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Cast:
+    """The roles of the access matrix: institution X and Y, each with a manager and a room."""
+
+    citizen_a: User
+    citizen_b: User
+    manager_x: User
+    manager_y: User
+    admin: User
+    institution_x: uuid.UUID
+    institution_y: uuid.UUID
+    room_x: uuid.UUID
+    room_y: uuid.UUID
+
+    def headers(self, role: str) -> dict[str, str]:
+        """Auth headers for a role name of the matrix; ``anonymous`` sends none."""
+        if role == "anonymous":
+            return {}
+        user: User = getattr(self, role)
+        return auth(user)
+
+
+MATRIX_ROLES = ("anonymous", "citizen_a", "citizen_b", "manager_x", "manager_y", "admin")
+
+
+async def create_cast(db: asyncpg.Pool, settings: Settings) -> Cast:
+    institution_x = await create_institution(db, name="마포구청", kind="gu_office")
+    institution_y = await create_institution(
+        db,
+        name="종로구청",
+        kind="gu_office",
+        district="종로구",
+        latitude=37.5735,
+        longitude=126.9790,
+    )
+    manager_x = await create_user(db, settings, role="manager", name="관리자 X")
+    manager_y = await create_user(db, settings, role="manager", name="관리자 Y")
+    await appoint_manager(db, institution_x, manager_x)
+    await appoint_manager(db, institution_y, manager_y)
+    return Cast(
+        citizen_a=await create_user(db, settings, name="시민 A"),
+        citizen_b=await create_user(db, settings, name="시민 B"),
+        manager_x=manager_x,
+        manager_y=manager_y,
+        admin=await create_user(db, settings, role="admin", name="관리자"),
+        institution_x=institution_x,
+        institution_y=institution_y,
+        room_x=await create_room(db, institution_x, name="마포 회의실"),
+        room_y=await create_room(db, institution_y, name="종로 회의실"),
     )

@@ -6,12 +6,13 @@ import asyncio
 
 import asyncpg
 from litestar import Controller, Response, get
+from litestar.types import ControllerRouterHandler
 from redis.asyncio import Redis
 
 from booking.deps import DbPool, RedisClient
 from schemas.common import Health, Readiness
 
-__all__ = ("HealthController",)
+__all__ = ("ROUTES", "HealthController")
 
 _CHECK_TIMEOUT = 1.5  # seconds per dependency; both run at once, so /readyz answers within 2 s
 
@@ -57,3 +58,6 @@ class HealthController(Controller):
             Readiness(status="ok" if ready else "unavailable", checks=checks),
             status_code=200 if ready else 503,
         )
+
+
+ROUTES: list[ControllerRouterHandler] = [HealthController]

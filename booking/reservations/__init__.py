@@ -1,0 +1,1 @@
+"""reservations feature."""
