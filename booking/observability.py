@@ -12,12 +12,29 @@ from typing import Any, cast
 import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-__all__ = ("JsonFormatter", "RequestLogMiddleware", "configure_logging")
+__all__ = ("JsonFormatter", "RequestLogMiddleware", "configure_logging", "metrics_payload")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 access_log = logging.getLogger("booking.access")
+
+# Labelled by route template (not raw path) so cardinality stays bounded.
+REQUESTS = Counter(
+    "nanum_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "nanum_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+
+def metrics_payload() -> tuple[bytes, str]:
+    """The Prometheus exposition of this process's registry, and its content type."""
+    return generate_latest(), CONTENT_TYPE_LATEST
 
 
 class JsonFormatter(logging.Formatter):
@@ -79,6 +96,10 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            route = str(cast("dict[str, Any]", scope).get("path_template") or "unmatched")
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
             if self.enabled:
                 access_log.info(
                     "request",
@@ -86,7 +107,7 @@ class RequestLogMiddleware:
                         "method": method,
                         "path": scope["path"],
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(elapsed * 1000, 2),
                         "request_id": request_id,
                     },
                 )

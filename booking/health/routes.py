@@ -10,9 +10,10 @@ from litestar.types import ControllerRouterHandler
 from redis.asyncio import Redis
 
 from booking.deps import DbPool, RedisClient
+from booking.observability import metrics_payload
 from schemas.common import Health, Readiness
 
-__all__ = ("ROUTES", "HealthController")
+__all__ = ("ROUTES", "HealthController", "MetricsController")
 
 _CHECK_TIMEOUT = 1.5  # seconds per dependency; both run at once, so /readyz answers within 2 s
 
@@ -38,6 +39,8 @@ async def _check_redis(redis: Redis) -> str:
 
 
 class HealthController(Controller):
+    """Operator endpoints; not versioned, never authenticated."""
+
     tags = ["operations"]
     include_in_schema = True
 
@@ -60,4 +63,18 @@ class HealthController(Controller):
         )
 
 
-ROUTES: list[ControllerRouterHandler] = [HealthController]
+class MetricsController(Controller):
+    tags = ["operations"]
+
+    @get(
+        "/metrics",
+        operation_id="metrics",
+        summary="Prometheus metrics of this process (requests by route and status, latency)",
+        media_type="text/plain",
+    )
+    async def metrics(self) -> Response[bytes]:
+        body, content_type = metrics_payload()
+        return Response(body, media_type=content_type)
+
+
+ROUTES: list[ControllerRouterHandler] = [HealthController, MetricsController]
