@@ -16,7 +16,9 @@
 #   NANUM_SERVICES_TIMEOUT=60   seconds to wait for a server to answer
 #
 # PostgreSQL refuses to run as root: as root, its server runs as the system user nanum-pg
-# (created on first use), which owns .devdata/pg. Redis runs as the calling user.
+# (created on first use), which owns .devdata/pg. When nanum-pg cannot reach the checkout (it
+# lies under a private folder such as /root), .devdata/pg is a link to
+# /var/tmp/nanum-dev/<hash of the checkout path>/pg. Redis runs as the calling user.
 set -euo pipefail
 LOG_TAG=dev-services
 # shellcheck source=scripts/lib.sh
@@ -35,11 +37,15 @@ PG_MIN_VERSION=15
 PG_OS_USER=nanum-pg # the unprivileged system user that runs postgres when we are root
 DB_ROLE=nanum       # bootstrap superuser (tests need CREATE DATABASE / CREATE EXTENSION)
 DB_NAME=nanum
-PG_DIR=$DEVDATA/pg
-PG_DATA=$PG_DIR/data
-PG_RUN=$PG_DIR/run
-PG_LOG=$PG_DIR/postgres.log
-PG_INIT_DONE=$PG_DIR/.initdb-done
+# .devdata/pg, or where it links to (see prepare_pg_dir), and the paths inside it.
+set_pg_dir() {
+  PG_DIR=$1
+  PG_DATA=$PG_DIR/data
+  PG_RUN=$PG_DIR/run
+  PG_LOG=$PG_DIR/postgres.log
+  PG_INIT_DONE=$PG_DIR/.initdb-done
+}
+if [[ -L $DEVDATA/pg ]]; then set_pg_dir "$(readlink -f "$DEVDATA/pg")"; else set_pg_dir "$DEVDATA/pg"; fi
 
 REDIS_DIR=$DEVDATA/redis
 REDIS_PIDFILE=$REDIS_DIR/redis.pid
@@ -110,14 +116,6 @@ pg_has_btree_gist() {
   [[ -f $sharedir/extension/btree_gist.control ]]
 }
 
-ensure_pg_installed() {
-  if find_pg_bin && pg_has_btree_gist; then return 0; fi
-  apt_install postgresql postgresql-contrib
-  find_pg_bin || die "no PostgreSQL >= $PG_MIN_VERSION under /usr/lib/postgresql after apt-get;" \
-    "install one (or set NANUM_PG_BIN, or BOOKING_DATABASE_URL)"
-  pg_has_btree_gist || die "PostgreSQL $PG_VERSION in $PG_BIN lacks the btree_gist extension" \
-    "(postgresql-contrib)"
-}
 
 # Run a PostgreSQL server-side binary: as nanum-pg when we are root, else as ourselves.
 as_pg() {
@@ -132,7 +130,6 @@ as_pg() {
 
 # Own .devdata/pg with the user that will run postgres, and check that it can reach it.
 prepare_pg_dir() {
-  mkdir -p "$PG_DIR"
   if [[ $EUID -eq 0 ]]; then
     if ! id -u "$PG_OS_USER" >/dev/null 2>&1; then
       log "creating system user $PG_OS_USER to run PostgreSQL (it refuses to run as root)"
@@ -140,13 +137,25 @@ prepare_pg_dir() {
         "$PG_OS_USER" || id -u "$PG_OS_USER" >/dev/null 2>&1 ||
         die "could not create system user $PG_OS_USER"
     fi
+    # A checkout under a private folder (say /root, mode 700) is out of nanum-pg's reach:
+    # keep the PostgreSQL files under /var/tmp instead, linked from .devdata/pg.
+    if [[ ! -e $DEVDATA/pg ]] && ! as_pg test -x "$DEVDATA"; then
+      local outside
+      outside=/var/tmp/nanum-dev/$(printf '%s' "$REPO" | sha256sum | cut -c1-12)
+      install -d -m 0755 /var/tmp/nanum-dev "$outside"
+      ln -s "$outside/pg" "$DEVDATA/pg"
+      set_pg_dir "$outside/pg"
+      log "$PG_OS_USER cannot reach $DEVDATA: PostgreSQL files go to $PG_DIR" \
+        "(linked from .devdata/pg)"
+    fi
+    mkdir -p "$PG_DIR"
     if [[ $(stat -c %U "$PG_DIR") != "$PG_OS_USER" ]]; then
       chown -R "$PG_OS_USER:" "$PG_DIR"
     fi
     as_pg test -w "$PG_DIR" -a -x "$PG_DIR" ||
       die "user $PG_OS_USER cannot reach $PG_DIR: make every parent directory of $REPO" \
         "traversable (chmod o+x), or set BOOKING_DATABASE_URL"
-  elif [[ ! -O $PG_DIR ]]; then
+  elif mkdir -p "$PG_DIR" && [[ ! -O $PG_DIR ]]; then
     die "$PG_DIR belongs to $(stat -c %U "$PG_DIR"), not you: run as root, or" \
       "remove it (sudo rm -rf $PG_DIR) to start afresh"
   fi
@@ -209,7 +218,6 @@ psql_admin() {
 }
 
 pg_up() {
-  ensure_pg_installed
   prepare_pg_dir
   pg_initdb
   if pg_running; then
@@ -259,11 +267,6 @@ pg_status() {
 
 # ---------------------------------------------------------------- Redis
 
-ensure_redis_installed() {
-  command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && return 0
-  apt_install redis-server redis-tools
-}
-
 redis_ping() {
   [[ $(timeout 3 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]
 }
@@ -277,7 +280,6 @@ redis_our_pid() {
 }
 
 redis_up() {
-  ensure_redis_installed
   if ! redis_ping; then
     if redis_our_pid >/dev/null; then
       die "the Redis of $REDIS_DIR runs but does not answer on port $REDIS_PORT: run" \
@@ -328,6 +330,25 @@ redis_status() {
 
 # ---------------------------------------------------------------- main
 
+have_redis() { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; }
+
+# Install (one apt-get run) the servers that are needed and missing.
+ensure_installed() {
+  local packages=()
+  if want_pg && ! { find_pg_bin && pg_has_btree_gist; }; then
+    packages+=(postgresql postgresql-contrib)
+  fi
+  if want_redis && ! have_redis; then packages+=(redis-server redis-tools); fi
+  ((${#packages[@]} == 0)) || apt_install "${packages[@]}"
+  if want_pg; then
+    find_pg_bin || die "no PostgreSQL >= $PG_MIN_VERSION under /usr/lib/postgresql; install one" \
+      "(or set NANUM_PG_BIN, or BOOKING_DATABASE_URL)"
+    pg_has_btree_gist || die "PostgreSQL $PG_VERSION in $PG_BIN lacks the btree_gist extension" \
+      "(package postgresql-contrib)"
+  fi
+  if want_redis; then have_redis || die "redis-server/redis-cli not found after apt-get"; fi
+}
+
 usage() {
   sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
@@ -336,7 +357,10 @@ usage() {
 cmd=${1:-}
 case $cmd in
   up)
-    if want_pg || want_redis; then lock_devdata; fi
+    if want_pg || want_redis; then
+      lock_devdata
+      ensure_installed
+    fi
     if want_pg; then pg_up; else log "PostgreSQL: using BOOKING_DATABASE_URL as set"; fi
     if want_redis; then redis_up; else log "Redis: using BOOKING_REDIS_URL as set"; fi
     ;;

@@ -1,0 +1,45 @@
+# Nanum: one image for the API (default command), the worker and the migrations.
+#
+#   docker build -t nanum .
+#   docker run --env-file prod.env nanum                                   # API on :8000
+#   docker run --env-file prod.env nanum arq workers.settings.WorkerSettings  # worker
+#   docker run --env-file prod.env nanum python -m booking migrate         # migrations
+#
+# docker-compose.yml wires these to PostgreSQL and Redis. Settings: BOOKING_* (see README).
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---- dependencies, from uv.lock only (so code changes do not re-install them)
+FROM ${PYTHON_IMAGE} AS deps
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+RUN pip install uv==0.13.9
+WORKDIR /app
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project --python /usr/local/bin/python3
+
+# ---- runtime
+FROM ${PYTHON_IMAGE}
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    BOOKING_WEB_CONCURRENCY=2
+RUN groupadd --system --gid 10001 nanum \
+ && useradd --system --uid 10001 --gid nanum --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin nanum
+WORKDIR /app
+COPY --from=deps /app/.venv /app/.venv
+# .dockerignore lets in only booking/ schemas/ workers/ sql/ data/ (and the lock files).
+# The code stays owned by root: the app user can read it, not change it.
+COPY . /app/
+RUN python -m compileall -q booking schemas workers
+USER nanum
+EXPOSE 8000
+# Shell form only to expand BOOKING_WEB_CONCURRENCY; exec makes uvicorn PID 1 (gets SIGTERM).
+# Behind a proxy, set FORWARDED_ALLOW_IPS (read by uvicorn) to the proxy's address.
+CMD ["sh", "-c", "exec uvicorn booking.app:create_app --factory --host 0.0.0.0 --port 8000 --workers \"${BOOKING_WEB_CONCURRENCY:-2}\" --loop uvloop --http httptools --no-access-log"]
