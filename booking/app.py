@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
 from booking.accounts.auth import optional_principal, require_admin, require_principal
+from booking.accounts.ratelimit import wrap_rate_limit
 from booking.db import create_pool, ensure_migrated
 from booking.errors import exception_handlers
 from booking.observability import RequestLogMiddleware, configure_logging
@@ -93,5 +94,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     # Outermost layer, so even 404s and 405s get a request id and an access line.
-    app.asgi_handler = RequestLogMiddleware(app.asgi_handler, enabled=settings.access_log)
+    # Inside it, the per-user write rate limit (one Redis round trip per write, fails open).
+    app.asgi_handler = RequestLogMiddleware(
+        wrap_rate_limit(app.asgi_handler, settings, lambda: app.state.get("redis")),
+        enabled=settings.access_log,
+    )
     return app

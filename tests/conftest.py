@@ -96,6 +96,8 @@ def make_settings(database_url: str, redis_url: str, **overrides: str) -> Settin
         "BOOKING_REDIS_URL": redis_url,
         "BOOKING_ACCESS_LOG": "false",
         "BOOKING_LOG_LEVEL": "WARNING",
+        # Tests make many writes per user; the rate-limit tests set their own low limits.
+        "BOOKING_WRITE_RATE_LIMIT_PER_MINUTE": "1000000",
     }
     env.update({f"BOOKING_{k.upper()}": v for k, v in overrides.items()})
     return load_settings(env)

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 
 from booking.db import Conn
 
-__all__ = ("fetch_active_principal",)
+__all__ = (
+    "appoint_manager",
+    "appoint_to_first_institution",
+    "fetch_active_principal",
+    "fetch_credentials",
+    "fetch_profile",
+    "insert_user",
+    "insert_user_if_missing",
+    "lock_user",
+    "promote_to_manager",
+    "remove_manager",
+    "update_password_hash",
+)
 
 
 async def fetch_active_principal(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
@@ -24,4 +37,156 @@ async def fetch_active_principal(conn: Conn, user_id: uuid.UUID) -> asyncpg.Reco
         GROUP BY u.id
         """,
         user_id,
+    )
+
+
+async def fetch_profile(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """What the owner of an active account sees of it."""
+    return await conn.fetchrow(
+        """
+        SELECT u.id, u.email, u.name, u.phone, u.role, u.created_at,
+               coalesce(array_agg(m.institution_id ORDER BY m.appointed_at)
+                            FILTER (WHERE m.institution_id IS NOT NULL),
+                        '{}') AS institutions
+        FROM users u
+        LEFT JOIN institution_managers m ON m.user_id = u.id
+        WHERE u.id = $1 AND u.disabled_at IS NULL AND u.deleted_at IS NULL
+        GROUP BY u.id
+        """,
+        user_id,
+    )
+
+
+async def fetch_credentials(conn: Conn, email: str) -> asyncpg.Record | None:
+    """Id, role and password hash of the active account with this (normalised) e-mail."""
+    return await conn.fetchrow(
+        """
+        SELECT id, role, password_hash FROM users
+        WHERE email = $1 AND disabled_at IS NULL AND deleted_at IS NULL
+        """,
+        email,
+    )
+
+
+async def insert_user(
+    conn: Conn, *, email: str, password_hash: str, name: str, phone: str | None, role: str
+) -> asyncpg.Record:
+    """A new account; a duplicate e-mail raises the unique violation of ``users_email_key``."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO users (email, password_hash, name, phone, role)
+        VALUES ($1, $2, $3, $4, $5)
+        RETURNING id, email, name, phone, role, created_at, '{}'::uuid[] AS institutions
+        """,
+        email,
+        password_hash,
+        name,
+        phone,
+        role,
+    )
+    assert row is not None
+    return row
+
+
+async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: str) -> None:
+    await conn.execute(
+        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+        user_id,
+        password_hash,
+    )
+
+
+async def lock_user(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """The (not deleted) user's id and role, row-locked until the transaction ends."""
+    return await conn.fetchrow(
+        "SELECT id, role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+        user_id,
+    )
+
+
+async def appoint_manager(
+    conn: Conn, institution_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[datetime, bool]:
+    """When the appointment was made and whether it is new (re-appointing changes nothing).
+
+    An unknown institution raises the foreign-key violation of
+    ``institution_managers_institution_id_fkey``.
+    """
+    row = await conn.fetchrow(
+        """
+        WITH inserted AS (
+            INSERT INTO institution_managers (institution_id, user_id)
+            VALUES ($1, $2)
+            ON CONFLICT ON CONSTRAINT institution_managers_pkey DO NOTHING
+            RETURNING appointed_at
+        )
+        SELECT appointed_at, true AS created FROM inserted
+        UNION ALL
+        SELECT appointed_at, false FROM institution_managers
+        WHERE institution_id = $1 AND user_id = $2 AND NOT EXISTS (SELECT FROM inserted)
+        """,
+        institution_id,
+        user_id,
+    )
+    assert row is not None
+    return row["appointed_at"], row["created"]
+
+
+async def promote_to_manager(conn: Conn, user_id: uuid.UUID) -> str:
+    """Make a citizen a manager (managers and admins keep their role); the role afterwards."""
+    role: str = await conn.fetchval(
+        """
+        UPDATE users
+        SET role = CASE WHEN role = 'citizen' THEN 'manager' ELSE role END,
+            updated_at = CASE WHEN role = 'citizen' THEN now() ELSE updated_at END
+        WHERE id = $1
+        RETURNING role
+        """,
+        user_id,
+    )
+    return role
+
+
+async def remove_manager(conn: Conn, institution_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Whether an appointment existed and was removed."""
+    removed = await conn.fetchval(
+        """
+        DELETE FROM institution_managers WHERE institution_id = $1 AND user_id = $2
+        RETURNING true
+        """,
+        institution_id,
+        user_id,
+    )
+    return bool(removed)
+
+
+async def insert_user_if_missing(
+    conn: Conn, *, email: str, password_hash: str, name: str, role: str
+) -> None:
+    """Create the account unless one with this e-mail exists (used by the demo data)."""
+    await conn.execute(
+        """
+        INSERT INTO users (email, password_hash, name, role) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (email) DO NOTHING
+        """,
+        email,
+        password_hash,
+        name,
+        role,
+    )
+
+
+async def appoint_to_first_institution(conn: Conn, email: str) -> None:
+    """Appoint the user to the first institution (by name), unless they manage one already
+    or no institution exists."""
+    await conn.execute(
+        """
+        INSERT INTO institution_managers (institution_id, user_id)
+        SELECT i.id, u.id
+        FROM users u, LATERAL (SELECT id FROM institutions ORDER BY name, id LIMIT 1) i
+        WHERE u.email = $1
+          AND NOT EXISTS (SELECT FROM institution_managers m WHERE m.user_id = u.id)
+        ON CONFLICT ON CONSTRAINT institution_managers_pkey DO NOTHING
+        """,
+        email,
     )

@@ -2,8 +2,208 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
-__all__ = ("ROUTES",)
+from booking.accounts import service
+from booking.accounts.ratelimit import client_address
+from booking.deps import AdminUser, AppSettings, CurrentUser, DbPool, RedisClient
+from booking.errors import PROBLEM_MEDIA_TYPE
+from schemas.accounts import (
+    AccessToken,
+    AppointManager,
+    Credentials,
+    ManagerAppointment,
+    Profile,
+    Registration,
+)
+from schemas.common import ProblemDetails
 
-ROUTES: list[ControllerRouterHandler] = []
+__all__ = ("ROUTES", "AuthController", "InstitutionManagersController", "MeController")
+
+_BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
+
+
+def _problem(description: str, status: int, code: str, title: str, detail: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=ProblemDetails,
+        description=description,
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
+        examples=[
+            Example(
+                summary=title,
+                value={
+                    "type": f"https://nanum.example/problems/{code}",
+                    "title": title,
+                    "status": status,
+                    "detail": detail,
+                },
+            )
+        ],
+    )
+
+
+_UNAUTHORIZED = _problem(
+    "No valid access token",
+    401,
+    "unauthorized",
+    "Authentication required",
+    "The access token is invalid or expired; sign in again.",
+)
+_FORBIDDEN = _problem(
+    "The caller is not an administrator",
+    403,
+    "forbidden",
+    "Forbidden",
+    "Only an administrator may do this.",
+)
+_NOT_FOUND = _problem(
+    "Unknown institution or user", 404, "not-found", "Not found", "There is no such user."
+)
+_TOO_MANY = _problem(
+    "Rate limited; see the Retry-After header",
+    429,
+    "too-many-requests",
+    "Too many requests",
+    "Too many failed sign-in attempts. Try again later.",
+)
+
+
+class AuthController(Controller):
+    path = "/v1/auth"
+    tags = ["accounts"]
+
+    @post(
+        "/register",
+        operation_id="register",
+        summary="Create a citizen account",
+        description=(
+            "Creates a citizen. The e-mail is trimmed and lower-cased; the password needs at "
+            "least 10 characters and is stored only as an argon2id hash. Unknown fields (such "
+            "as `role`) are refused. A second account for the same e-mail is refused with "
+            "`registration-refused`, whose message does not say whether the e-mail exists."
+        ),
+        status_code=HTTP_201_CREATED,
+        responses={
+            409: _problem(
+                "The account could not be created",
+                409,
+                "registration-refused",
+                "Registration refused",
+                "This account could not be created. If you already have one, sign in instead.",
+            ),
+            429: _TOO_MANY,
+        },
+    )
+    async def register(self, data: JSONBody[Registration], pool: DbPool) -> Profile:
+        return await service.register(pool, data)
+
+    @post(
+        "/login",
+        operation_id="login",
+        summary="Sign in and get an access token",
+        description=(
+            "Returns a bearer token valid for `expires_in` seconds. Wrong e-mail, wrong "
+            "password and disabled accounts get the same 401. After too many failures for an "
+            "account or from an address, every attempt answers 429 with `Retry-After`."
+        ),
+        status_code=HTTP_200_OK,
+        responses={
+            401: _problem(
+                "Wrong credentials",
+                401,
+                "invalid-credentials",
+                "Sign-in failed",
+                "The e-mail address or password is not right, or this account cannot sign in.",
+            ),
+            429: _TOO_MANY,
+        },
+    )
+    async def login(
+        self,
+        data: JSONBody[Credentials],
+        request: Request[Any, Any, Any],
+        pool: DbPool,
+        redis: RedisClient,
+        settings: AppSettings,
+    ) -> AccessToken:
+        return await service.login(pool, redis, settings, data, client_address(request.scope))
+
+
+class MeController(Controller):
+    path = "/v1/me"
+    tags = ["accounts"]
+    security = _BEARER
+
+    @get(
+        "/",
+        operation_id="getMe",
+        summary="The caller's own profile and role",
+        responses={401: _UNAUTHORIZED},
+    )
+    async def me(self, pool: DbPool, principal: CurrentUser) -> Profile:
+        return await service.profile(pool, principal)
+
+
+class InstitutionManagersController(Controller):
+    path = "/v1/institutions/{institution_id:uuid}/managers"
+    tags = ["accounts"]
+    security = _BEARER
+
+    @post(
+        "/",
+        operation_id="appointManager",
+        summary="Appoint a user to manage an institution (admin)",
+        description=(
+            "A citizen becomes a `manager`; managers and admins keep their role. Appointing "
+            "someone who is already a manager of the institution changes nothing (200)."
+        ),
+        status_code=HTTP_201_CREATED,
+        responses={
+            200: ResponseSpec(ManagerAppointment, description="Already appointed"),
+            401: _UNAUTHORIZED,
+            403: _FORBIDDEN,
+            404: _NOT_FOUND,
+        },
+    )
+    async def appoint(
+        self,
+        institution_id: FromPath[uuid.UUID],
+        data: JSONBody[AppointManager],
+        pool: DbPool,
+        admin: AdminUser,
+    ) -> Response[ManagerAppointment]:
+        appointment, created = await service.appoint_manager(pool, institution_id, data.user_id)
+        return Response(appointment, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @delete(
+        "/{user_id:uuid}",
+        operation_id="removeManager",
+        summary="End a manager's appointment to an institution (admin)",
+        description="The user keeps the `manager` role but no longer manages this institution.",
+        status_code=HTTP_204_NO_CONTENT,
+        responses={401: _UNAUTHORIZED, 403: _FORBIDDEN, 404: _NOT_FOUND},
+    )
+    async def remove(
+        self,
+        institution_id: FromPath[uuid.UUID],
+        user_id: FromPath[uuid.UUID],
+        pool: DbPool,
+        admin: AdminUser,
+    ) -> None:
+        await service.remove_manager(pool, institution_id, user_id)
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    AuthController,
+    MeController,
+    InstitutionManagersController,
+]

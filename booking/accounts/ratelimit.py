@@ -1,0 +1,235 @@
+"""Abuse limits backed by Redis, so they hold across API processes.
+
+- :class:`LoginThrottle`: failed sign-ins per account and per client address within
+  ``login_failure_window_seconds``; past ``login_max_failures`` every attempt answers 429.
+- :class:`WriteRateLimitMiddleware` (:func:`wrap_rate_limit`): POST/PUT/PATCH/DELETE per user
+  (from the token's claims, no database lookup) or per client address, a fixed one-minute
+  window, one Redis round trip per request. If Redis does not answer it fails open: the
+  request goes through and a warning is logged (bookings must not depend on Redis).
+
+Both count with the same Lua script: INCR a key and give it a TTL when it is new, atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, RedisError
+
+from booking.accounts.security import decode_token
+from booking.errors import Problem, problem_response
+from booking.settings import Settings
+
+__all__ = (
+    "LoginThrottle",
+    "TooManyRequests",
+    "WriteRateLimitMiddleware",
+    "client_address",
+    "wrap_rate_limit",
+)
+
+log = logging.getLogger("booking.accounts.ratelimit")
+
+_KEY_PREFIX = "nanum:rl:"
+# INCR the key; a new key (or one that somehow lost its TTL) gets ARGV[1] seconds to live.
+# Returns {count, seconds left}. One key per call, so it works on Redis Cluster too.
+_COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if count == 1 or ttl < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+    ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+_COUNT_SHA = hashlib.sha1(_COUNT_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+_WRITE_WINDOW_SECONDS = 60
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_EXEMPT_PATHS = frozenset({"/v1/auth/login"})  # has its own, stricter throttle
+# How long a Redis call may take on the request path, and how long to stop asking after it
+# failed (so an unreachable Redis costs one timeout per pause, not one per request).
+_REDIS_TIMEOUT_SECONDS = 0.5
+_PAUSE_AFTER_FAILURE_SECONDS = 5.0
+_REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+
+class TooManyRequests(Problem):
+    status, code, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+def client_address(scope: Scope) -> str:
+    """The peer address of the connection (a proxy in front must pass the real one through
+    uvicorn's ``--proxy-headers``/``--forwarded-allow-ips``)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def _count(redis: Redis, key: str, window_seconds: int) -> tuple[int, int]:
+    """Increment a windowed counter in one round trip; (count, seconds left in the window)."""
+    try:
+        result = await redis.evalsha(_COUNT_SHA, 1, key, str(window_seconds))  # type: ignore[misc]
+    except NoScriptError:
+        # First use on this Redis (or after SCRIPT FLUSH): EVAL also caches the script.
+        result = await redis.eval(_COUNT_SCRIPT, 1, key, str(window_seconds))  # type: ignore[misc]
+    count, ttl = cast("list[int]", result)
+    return int(count), int(ttl)
+
+
+class LoginThrottle:
+    """Failed sign-ins counted per account and per client address, in Redis."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.max_failures = settings.login_max_failures
+        self.window = settings.login_failure_window_seconds
+
+    @staticmethod
+    def _keys(email: str, address: str) -> tuple[str, str]:
+        # The e-mail is hashed so that Redis never holds a list of addresses people tried.
+        account = hashlib.sha256(email.encode()).hexdigest()[:32]
+        return f"{_KEY_PREFIX}login:account:{account}", f"{_KEY_PREFIX}login:address:{address}"
+
+    async def check(self, email: str, address: str) -> None:
+        """Raise :class:`TooManyRequests` while the account or the address is throttled."""
+        keys = self._keys(email, address)
+        try:
+            async with asyncio.timeout(_REDIS_TIMEOUT_SECONDS):
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.get(key)
+                        pipe.ttl(key)
+                    values = await pipe.execute()
+        except _REDIS_FAILURES as exc:
+            log.warning("login throttle unavailable, not enforced: %s", type(exc).__name__)
+            return
+        waits = [
+            int(ttl)
+            for count, ttl in zip(values[0::2], values[1::2], strict=True)
+            if count is not None and int(count) >= self.max_failures
+        ]
+        if waits:
+            raise TooManyRequests(
+                "Too many failed sign-in attempts. Try again later.", retry_after=max(waits)
+            )
+
+    async def record_failure(self, email: str, address: str) -> None:
+        try:
+            async with asyncio.timeout(_REDIS_TIMEOUT_SECONDS):
+                for key in self._keys(email, address):
+                    await _count(self.redis, key, self.window)
+        except _REDIS_FAILURES as exc:
+            log.warning("login throttle unavailable, failure not counted: %s", type(exc).__name__)
+
+    async def record_success(self, email: str, address: str) -> None:
+        """A correct password clears the account's count (not the address's)."""
+        account_key, _ = self._keys(email, address)
+        try:
+            async with asyncio.timeout(_REDIS_TIMEOUT_SECONDS):
+                await self.redis.delete(account_key)
+        except _REDIS_FAILURES as exc:
+            log.warning("login throttle unavailable: %s", type(exc).__name__)
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
+
+
+class WriteRateLimitMiddleware:
+    """Pure ASGI: at most ``write_rate_limit_per_minute`` writes per user or address."""
+
+    def __init__(
+        self, app: ASGIApp, settings: Settings, redis_getter: Callable[[], Redis | None]
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.limit = settings.write_rate_limit_per_minute
+        self.redis_getter = redis_getter
+        self._paused_until = 0.0
+
+    def _subject(self, scope: Scope) -> str:
+        token = _bearer_token(scope)
+        claims = decode_token(self.settings, token) if token else None
+        if claims is not None:
+            return f"user:{claims.user_id}"
+        return f"address:{client_address(scope)}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != ScopeType.HTTP
+            or cast("dict[str, Any]", scope)["method"] not in _WRITE_METHODS
+            or scope["path"] in _EXEMPT_PATHS
+        ):
+            await self.app(scope, receive, send)
+            return
+        retry_after = await self._over_limit(scope)
+        if retry_after is None:
+            await self.app(scope, receive, send)
+            return
+        response = problem_response(
+            429,
+            "too-many-requests",
+            "Too many requests",
+            f"At most {self.limit} write requests per minute are allowed. Try again later.",
+            instance=scope["path"],
+        )
+        body = response.content
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", str(response.media_type).encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(retry_after).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _over_limit(self, scope: Scope) -> int | None:
+        """Seconds to wait if this request is over the limit, else None (also when Redis is
+        unreachable: the limiter fails open)."""
+        redis = self.redis_getter()
+        if redis is None or time.monotonic() < self._paused_until:
+            return None
+        key = f"{_KEY_PREFIX}write:{self._subject(scope)}"
+        try:
+            async with asyncio.timeout(_REDIS_TIMEOUT_SECONDS):
+                count, ttl = await _count(redis, key, _WRITE_WINDOW_SECONDS)
+        except _REDIS_FAILURES as exc:
+            self._paused_until = time.monotonic() + _PAUSE_AFTER_FAILURE_SECONDS
+            log.warning(
+                "write rate limit unavailable, not enforced for %.0f s: %s",
+                _PAUSE_AFTER_FAILURE_SECONDS,
+                type(exc).__name__,
+            )
+            return None
+        if count <= self.limit:
+            return None
+        return max(1, math.ceil(ttl))
+
+
+def wrap_rate_limit(
+    asgi_app: ASGIApp, settings: Settings, redis_getter: Callable[[], Redis | None]
+) -> ASGIApp:
+    """``asgi_app`` behind the per-user write rate limit. ``redis_getter`` returns the app's
+    Redis client, or None before the lifespan created it."""
+    return WriteRateLimitMiddleware(asgi_app, settings, redis_getter)

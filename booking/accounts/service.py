@@ -1,0 +1,186 @@
+"""Rules of accounts: registration, sign-in with throttling, profiles, manager appointments."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import cast
+
+import asyncpg
+from redis.asyncio import Redis
+
+from booking.accounts import queries
+from booking.accounts.auth import Principal
+from booking.accounts.ratelimit import LoginThrottle
+from booking.accounts.security import (
+    hash_password,
+    issue_token,
+    password_needs_rehash,
+    verify_password,
+)
+from booking.db import Conn
+from booking.errors import NotFound, Problem, Unauthorized
+from booking.settings import Settings
+from schemas.accounts import (
+    AccessToken,
+    Credentials,
+    ManagerAppointment,
+    Profile,
+    Registration,
+    Role,
+)
+from schemas.common import FieldError
+
+__all__ = (
+    "MIN_PASSWORD_LENGTH",
+    "InvalidAccount",
+    "appoint_manager",
+    "create_account",
+    "login",
+    "normalise_email",
+    "profile",
+    "register",
+    "remove_manager",
+)
+
+MIN_PASSWORD_LENGTH = 10
+_ROLES: frozenset[str] = frozenset({"citizen", "manager", "admin"})
+# One message for every failed sign-in, so nobody learns whether an e-mail is registered.
+_BAD_CREDENTIALS = "The e-mail address or password is not right, or this account cannot sign in."
+
+
+class InvalidAccount(Problem):
+    status, code, title = 422, "validation-error", "Invalid request"
+
+
+def normalise_email(email: str) -> str:
+    """The one spelling stored and looked up: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+def _profile(row: asyncpg.Record) -> Profile:
+    return Profile(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        phone=row["phone"],
+        role=row["role"],
+        institutions=list(row["institutions"]),
+        created_at=row["created_at"],
+    )
+
+
+def _checked_fields(email: str, password: str, name: str, role: str) -> tuple[str, str]:
+    """Normalised e-mail and name, or :class:`InvalidAccount` naming every bad field."""
+    errors: list[FieldError] = []
+    email = normalise_email(email)
+    name = name.strip()
+    local, at, domain = email.partition("@")
+    if not (local and at and "." in domain) or any(c.isspace() for c in email):
+        errors.append(FieldError(field="email", message="expected an e-mail address"))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append(
+            FieldError(
+                field="password", message=f"expected at least {MIN_PASSWORD_LENGTH} characters"
+            )
+        )
+    if not name:
+        errors.append(FieldError(field="name", message="expected a non-blank name"))
+    if role not in _ROLES:
+        errors.append(FieldError(field="role", message="expected citizen, manager or admin"))
+    if errors:
+        raise InvalidAccount("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+    return email, name
+
+
+async def create_account(
+    conn: Conn,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    role: str = "citizen",
+    phone: str | None = None,
+) -> Profile:
+    """Validate, hash (off the event loop) and insert. A duplicate e-mail raises
+    ``asyncpg.UniqueViolationError`` on ``users_email_key``, which the error map turns into
+    the neutral ``registration-refused``."""
+    email, name = _checked_fields(email, password, name, role)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    row = await queries.insert_user(
+        conn, email=email, password_hash=password_hash, name=name, phone=phone, role=role
+    )
+    return _profile(row)
+
+
+async def register(pool: asyncpg.Pool, data: Registration) -> Profile:
+    """A new citizen. Role and status are not part of the request (mass assignment)."""
+    async with pool.acquire() as conn:
+        return await create_account(
+            conn, email=data.email, password=data.password, name=data.name, phone=data.phone
+        )
+
+
+async def login(
+    pool: asyncpg.Pool, redis: Redis, settings: Settings, data: Credentials, address: str
+) -> AccessToken:
+    """A token for correct credentials of an active account; 401 with one neutral message
+    otherwise; 429 while the account or the address has too many recent failures."""
+    email = normalise_email(data.email)
+    throttle = LoginThrottle(redis, settings)
+    await throttle.check(email, address)
+    async with pool.acquire() as conn:
+        row = await queries.fetch_credentials(conn, email)
+    stored_hash: str | None = row["password_hash"] if row is not None else None
+    # An unknown e-mail is verified against a dummy hash: the same work, the same answer.
+    if row is None or not await asyncio.to_thread(verify_password, stored_hash, data.password):
+        await throttle.record_failure(email, address)
+        raise Unauthorized(_BAD_CREDENTIALS, code="invalid-credentials", title="Sign-in failed")
+    await throttle.record_success(email, address)
+    if stored_hash is not None and password_needs_rehash(stored_hash):
+        new_hash = await asyncio.to_thread(hash_password, data.password)
+        async with pool.acquire() as conn:
+            await queries.update_password_hash(conn, row["id"], new_hash)
+    return AccessToken(
+        access_token=issue_token(settings, row["id"], row["role"]),
+        expires_in=settings.token_ttl_seconds,
+    )
+
+
+async def profile(pool: asyncpg.Pool, principal: Principal) -> Profile:
+    async with pool.acquire() as conn:
+        row = await queries.fetch_profile(conn, principal.id)
+    if row is None:  # disabled or deleted between authentication and now
+        raise Unauthorized("This account can no longer sign in.")
+    return _profile(row)
+
+
+async def appoint_manager(
+    pool: asyncpg.Pool, institution_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[ManagerAppointment, bool]:
+    """Appoint a user to manage an institution (a citizen becomes a manager), in one
+    transaction; the appointment and whether it is new. Unknown institution or user: 404."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await queries.lock_user(conn, user_id) is None:
+            raise NotFound("There is no such user.")
+        try:
+            appointed_at, created = await queries.appoint_manager(conn, institution_id, user_id)
+        except asyncpg.ForeignKeyViolationError:
+            # The user is locked and exists, so the missing row is the institution.
+            raise NotFound("There is no such institution.") from None
+        role = cast(Role, await queries.promote_to_manager(conn, user_id))
+    return (
+        ManagerAppointment(
+            institution_id=institution_id, user_id=user_id, role=role, appointed_at=appointed_at
+        ),
+        created,
+    )
+
+
+async def remove_manager(pool: asyncpg.Pool, institution_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """End an appointment; 404 when there is none. The user keeps the ``manager`` role (and
+    manages nothing until appointed again)."""
+    async with pool.acquire() as conn:
+        removed = await queries.remove_manager(conn, institution_id, user_id)
+    if not removed:
+        raise NotFound("This user is not a manager of this institution.")
