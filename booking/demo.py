@@ -16,7 +16,7 @@ from booking.accounts.security import hash_password, verify_password
 from booking.db import Conn, connect
 from booking.settings import REPO_ROOT, Settings
 
-__all__ = ("DEFAULT_CREDENTIALS_FILE", "DemoAccount", "load_demo_data")
+__all__ = ("DEFAULT_CREDENTIALS_FILE", "DemoAccount", "load_demo_catalogue", "load_demo_data")
 
 DEFAULT_CREDENTIALS_FILE = REPO_ROOT / ".devdata" / "demo-credentials.txt"
 
@@ -95,8 +95,6 @@ async def load_demo_data(
     conn = await connect(settings.database_url)
     try:
         async with conn.transaction():
-            # Other features' demo steps go here, each one line taking `conn`, e.g. the
-            # catalogue's open-data import: `await import_demo_catalogue(conn)`.
             for account in accounts:
                 await _ensure_account(conn, account)
             manager = next(a for a in accounts if a.role == "manager")
@@ -104,3 +102,15 @@ async def load_demo_data(
     finally:
         await conn.close()
     return accounts
+
+
+async def load_demo_catalogue(settings: Settings) -> str:
+    """The Seoul rooms of the bundled open-data file, into an empty catalogue; a summary line."""
+    from booking.catalogue.demo import import_demo_catalogue
+
+    conn = await connect(settings.database_url)
+    try:
+        async with conn.transaction():
+            return await import_demo_catalogue(conn)
+    finally:
+        await conn.close()

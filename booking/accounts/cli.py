@@ -37,8 +37,11 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _demo_data(settings: Settings, args: argparse.Namespace) -> int:
-    from booking.demo import load_demo_data  # the demo pulls in other features; load on use
+    # the demo pulls in other features; load on use
+    from booking.demo import load_demo_catalogue, load_demo_data
 
+    if not args.no_catalogue:
+        print(await load_demo_catalogue(settings))
     accounts = await load_demo_data(settings, credentials_file=args.credentials_file)
     print("Demo accounts (password kept in the credentials file, never committed):")
     for account in accounts:
@@ -70,5 +73,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         type=Path,
         default=None,
         help="where generated passwords are kept (default: .devdata/demo-credentials.txt)",
+    )
+    demo.add_argument(
+        "--no-catalogue",
+        action="store_true",
+        help="skip importing the Seoul rooms of the bundled open-data file",
     )
     demo.set_defaults(handler=_demo_data)

@@ -1,9 +1,339 @@
-"""HTTP handlers of this feature (thin: parse, call the service, shape the answer)."""
+"""HTTP handlers of calendar feeds (thin: parse, call the service, shape the answer)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, HttpMethod, Request, Response, get, post, route
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-__all__ = ("ROUTES",)
+from booking.catalogue.routes import parse_instant
+from booking.deps import AppSettings, CurrentUser, DbPool
+from booking.errors import PROBLEM_MEDIA_TYPE, NotFound
+from booking.feeds import service
+from booking.feeds.service import Conditions, FeedAnswer
+from schemas.common import ProblemDetails
+from schemas.feeds import CalendarUrls
 
-ROUTES: list[ControllerRouterHandler] = []
+__all__ = (
+    "ROUTES",
+    "BookingEventController",
+    "InstitutionFeedController",
+    "MyCalendarController",
+    "PrivateFeedController",
+    "RoomFeedController",
+)
+
+CALENDAR_MEDIA_TYPE = "text/calendar"
+_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
+_FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
+_FEED_DESCRIPTION = (
+    "An iCalendar (RFC 5545) subscription feed in UTC, for Google, Apple, Outlook and "
+    "Thunderbird. By default it covers 30 days back to 365 days ahead; `from`/`to` choose "
+    "another window of at most two years. Cancelled and rejected bookings stay as "
+    "`STATUS:CANCELLED` for 30 days, pending ones are `TENTATIVE`. Conditional GET: a strong "
+    "`ETag` (`If-None-Match` wins over `If-Modified-Since`) and `Last-Modified`; `HEAD` works."
+)
+_ICS_EXAMPLE = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Nanum//Nanum Calendar Feeds 1.0//KO\r\n"
+    "CALSCALE:GREGORIAN\r\nNAME:마포 회의실 · 마포구청 — 나눔 예약 현황 / Nanum bookings\r\n"
+    "REFRESH-INTERVAL;VALUE=DURATION:PT15M\r\nX-PUBLISHED-TTL:PT15M\r\nBEGIN:VEVENT\r\n"
+    "SUMMARY:Reserved / 예약됨\r\nDTSTART:20301205T100000Z\r\nDTEND:20301205T113000Z\r\n"
+    "UID:3f0c3c1e-8a4e-4c39-9f55-3b0d2b0f6c11@nanum\r\nSEQUENCE:0\r\nSTATUS:CONFIRMED\r\n"
+    "END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def _problem(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=ProblemDetails,
+        description=description,
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
+    )
+
+
+def _calendar_spec(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=str,
+        description=description,
+        media_type=CALENDAR_MEDIA_TYPE,
+        generate_examples=False,
+    )
+
+
+_NOT_MODIFIED = ResponseSpec(
+    data_container=None,
+    description="Not modified: the ETag matched (or nothing changed since If-Modified-Since)",
+    generate_examples=False,
+)
+_BAD_WINDOW = _problem("`from`/`to` malformed, reversed, or more than two years apart")
+
+FromParam = Annotated[
+    str | None,
+    QueryParameter(
+        name="from",
+        description="Window start, RFC 3339 with an offset (default: 30 days ago, 00:00 UTC)",
+        examples=[],
+    ),
+]
+ToParam = Annotated[
+    str | None,
+    QueryParameter(
+        description="Window end, RFC 3339 with an offset (default: 365 days ahead); at most "
+        "two years after `from`",
+        examples=[],
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-None-Match", description="ETag(s) of a copy the client holds"),
+]
+IfModifiedSince = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Modified-Since",
+        description="HTTP date; ignored when If-None-Match is sent",
+    ),
+]
+
+
+def _window(from_: str | None, to: str | None) -> service.FeedWindow:
+    return service.feed_window(
+        datetime.now(UTC), parse_instant(from_, "from"), parse_instant(to, "to")
+    )
+
+
+def _respond(request: Request[Any, Any, Any], answer: FeedAnswer, **extra: str) -> Response[bytes]:
+    headers = {**answer.headers(), **extra}
+    if answer.body is None:
+        return Response(content=b"", status_code=304, headers=headers)
+    if request.method == HttpMethod.HEAD:
+        headers["Content-Length"] = str(len(answer.body))
+        return Response(
+            content=b"", status_code=200, headers=headers, media_type=CALENDAR_MEDIA_TYPE
+        )
+    return Response(
+        content=answer.body, status_code=200, headers=headers, media_type=CALENDAR_MEDIA_TYPE
+    )
+
+
+class RoomFeedController(Controller):
+    path = "/v1/rooms/{room_id:uuid}/calendar.ics"
+    tags = ["feeds"]
+
+    @route(
+        "/",
+        http_method=_FEED_METHODS,
+        operation_id="getRoomCalendar",
+        summary="Public busy feed of a room (no personal data)",
+        description=_FEED_DESCRIPTION
+        + " Each booking is a busy block `Reserved / 예약됨` (or its purpose, if the booker "
+        "made it public); nothing names the booker.",
+        responses={
+            200: _calendar_spec("The room's feed"),
+            304: _NOT_MODIFIED,
+            404: _problem("No such room"),
+            422: _BAD_WINDOW,
+        },
+    )
+    async def room_calendar(
+        self,
+        request: Request[Any, Any, Any],
+        pool: DbPool,
+        settings: AppSettings,
+        room_id: FromPath[uuid.UUID],
+        from_: FromParam = None,
+        to: ToParam = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        answer = await service.room_feed(
+            pool,
+            settings,
+            room_id,
+            _window(from_, to),
+            Conditions(if_none_match, if_modified_since),
+        )
+        return _respond(request, answer)
+
+
+class InstitutionFeedController(Controller):
+    path = "/v1/institutions/{institution_id:uuid}/calendar.ics"
+    tags = ["feeds"]
+
+    @route(
+        "/",
+        http_method=_FEED_METHODS,
+        operation_id="getInstitutionCalendar",
+        summary="Public busy feed of every room of an institution (the room as LOCATION)",
+        description=_FEED_DESCRIPTION,
+        responses={
+            200: _calendar_spec("The institution's feed"),
+            304: _NOT_MODIFIED,
+            404: _problem("No such institution"),
+            422: _BAD_WINDOW,
+        },
+    )
+    async def institution_calendar(
+        self,
+        request: Request[Any, Any, Any],
+        pool: DbPool,
+        settings: AppSettings,
+        institution_id: FromPath[uuid.UUID],
+        from_: FromParam = None,
+        to: ToParam = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        answer = await service.institution_feed(
+            pool,
+            settings,
+            institution_id,
+            _window(from_, to),
+            Conditions(if_none_match, if_modified_since),
+        )
+        return _respond(request, answer)
+
+
+class PrivateFeedController(Controller):
+    path = "/v1/calendars"
+    tags = ["feeds"]
+
+    @route(
+        "/{feed:str}",
+        http_method=_FEED_METHODS,
+        operation_id="getPrivateCalendar",
+        summary="Private feed behind a secret URL: own bookings, plus managed institutions' ones",
+        description=_FEED_DESCRIPTION
+        + " The path is `<token>.ics` from `GET /v1/me/calendar`. A citizen sees their own "
+        "bookings in full; a manager also sees every booking of the institutions they manage, "
+        "pending ones included, with the booker's name and attendee count. A rotated token "
+        "answers 404.",
+        responses={
+            200: _calendar_spec("The holder's feed"),
+            304: _NOT_MODIFIED,
+            404: _problem("No such calendar (unknown or rotated token)"),
+            422: _BAD_WINDOW,
+        },
+    )
+    async def private_calendar(
+        self,
+        request: Request[Any, Any, Any],
+        pool: DbPool,
+        settings: AppSettings,
+        feed: FromPath[str],
+        from_: FromParam = None,
+        to: ToParam = None,
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        token = feed.removesuffix(".ics")
+        if token == feed or not token:
+            raise NotFound("No such calendar.")
+        answer = await service.private_feed(
+            pool,
+            settings,
+            token,
+            _window(from_, to),
+            Conditions(if_none_match, if_modified_since),
+        )
+        # The URL is the secret: keep it out of Referer headers and search engines.
+        return _respond(
+            request, answer, **{"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+        )
+
+
+_URLS_EXAMPLE = {
+    "https_url": "https://nanum.example/v1/calendars/q3J9lX0n4mF0lS2y7eHk9c1mR5tB8vW2zA6pD4uE1oI.ics",
+    "webcal_url": "webcal://nanum.example/v1/calendars/q3J9lX0n4mF0lS2y7eHk9c1mR5tB8vW2zA6pD4uE1oI.ics",
+}
+
+
+class MyCalendarController(Controller):
+    path = "/v1/me/calendar"
+    tags = ["feeds"]
+    security = _SECURITY
+
+    @get(
+        "/",
+        operation_id="getMyCalendarUrl",
+        summary="The caller's private feed URL (https and webcal), created on first call",
+        responses={401: _problem("Not signed in")},
+        cache_control=None,
+    )
+    async def my_calendar(
+        self, pool: DbPool, settings: AppSettings, principal: CurrentUser
+    ) -> Response[CalendarUrls]:
+        https_url, webcal_url = await service.calendar_urls(pool, settings, principal)
+        return Response(
+            CalendarUrls(https_url=https_url, webcal_url=webcal_url),
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @post(
+        "/rotate",
+        operation_id="rotateMyCalendarUrl",
+        summary="Issue a new private feed URL; the old one answers 404 at once",
+        status_code=200,
+        responses={401: _problem("Not signed in")},
+    )
+    async def rotate(
+        self, pool: DbPool, settings: AppSettings, principal: CurrentUser
+    ) -> Response[CalendarUrls]:
+        https_url, webcal_url = await service.rotate_calendar_token(pool, settings, principal)
+        return Response(
+            CalendarUrls(https_url=https_url, webcal_url=webcal_url),
+            headers={"Cache-Control": "no-store"},
+        )
+
+
+class BookingEventController(Controller):
+    path = "/v1/bookings/{booking_id:uuid}/event.ics"
+    tags = ["feeds"]
+    security = _SECURITY
+
+    @route(
+        "/",
+        http_method=_FEED_METHODS,
+        operation_id="getBookingEvent",
+        summary="One booking as an .ics file, for 'add to calendar' (its citizen, its managers)",
+        description="The same UID, SEQUENCE and details as in the private feed.",
+        responses={
+            200: _calendar_spec("The booking as a one-event calendar"),
+            304: _NOT_MODIFIED,
+            401: _problem("Not signed in"),
+            404: _problem("No such booking (for you)"),
+        },
+    )
+    async def booking_event(
+        self,
+        request: Request[Any, Any, Any],
+        pool: DbPool,
+        settings: AppSettings,
+        principal: CurrentUser,
+        booking_id: FromPath[uuid.UUID],
+        if_none_match: IfNoneMatch = None,
+        if_modified_since: IfModifiedSince = None,
+    ) -> Response[bytes]:
+        answer = await service.booking_event_feed(
+            pool, settings, principal, booking_id, Conditions(if_none_match, if_modified_since)
+        )
+        return _respond(
+            request,
+            answer,
+            **{"Content-Disposition": f'attachment; filename="nanum-{booking_id}.ics"'},
+        )
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    RoomFeedController,
+    InstitutionFeedController,
+    PrivateFeedController,
+    MyCalendarController,
+    BookingEventController,
+]

@@ -1,0 +1,321 @@
+"""SQL of calendar feeds; every function takes the connection it runs on."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from booking.db import Conn
+
+__all__ = (
+    "FeedBooking",
+    "FeedFingerprint",
+    "TokenOwner",
+    "active_token",
+    "booking_event_row",
+    "insert_token",
+    "institution_feed_rows",
+    "institution_fingerprint",
+    "lock_user",
+    "private_feed_rows",
+    "private_fingerprint",
+    "revoke_tokens",
+    "room_feed_rows",
+    "room_fingerprint",
+    "token_owner",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedBooking:
+    """One booking with what any feed may show of it; renderers pick what their audience sees."""
+
+    id: uuid.UUID
+    room_id: uuid.UUID
+    citizen_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    purpose: str
+    purpose_public: bool
+    attendees: int
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+    room_name: str
+    room_name_en: str | None
+    institution_id: uuid.UUID
+    institution_name: str
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    booker_name: str
+    booker_email: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFingerprint:
+    """What a feed's ETag is derived from, read without building the feed. ``last_modified``
+    is the update time of the feed's own room/institution, if any."""
+
+    database: str
+    title: str
+    parts: tuple[str, ...]
+    last_modified: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    user_id: uuid.UUID
+    name: str
+    institutions: tuple[uuid.UUID, ...]
+
+
+_SELECT = """
+    SELECT b.id, b.room_id, b.citizen_id, lower(b.during) AS starts_at, upper(b.during) AS ends_at,
+           b.status, b.purpose, b.purpose_public, b.attendees, b.sequence, b.created_at,
+           b.updated_at, r.name AS room_name, r.name_en AS room_name_en,
+           i.id AS institution_id, i.name AS institution_name, i.address, i.latitude,
+           i.longitude, u.name AS booker_name, u.email AS booker_email
+    FROM bookings b
+    JOIN rooms r ON r.id = b.room_id
+    JOIN institutions i ON i.id = r.institution_id
+    JOIN users u ON u.id = b.citizen_id
+"""
+
+# Slot-holding and finished bookings stay; cancelled and rejected ones only while recent ($3).
+# (private_fingerprint repeats this filter: keep the two in step.)
+_IN_FEED = """
+    b.during && tstzrange($1, $2, '[)')
+    AND (b.status IN ('pending', 'confirmed', 'checked_in', 'completed', 'no_show')
+         OR (b.status IN ('cancelled', 'rejected') AND b.updated_at >= $3))
+"""
+
+_ORDER = " ORDER BY lower(b.during), b.id"
+
+
+def _booking(row: asyncpg.Record) -> FeedBooking:
+    return FeedBooking(**dict(row.items()))
+
+
+async def booking_event_row(conn: Conn, booking_id: uuid.UUID) -> FeedBooking | None:
+    row = await conn.fetchrow(_SELECT + " WHERE b.id = $1", booking_id)
+    return None if row is None else _booking(row)
+
+
+async def room_feed_rows(
+    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime, cancelled_since: datetime
+) -> list[FeedBooking]:
+    rows = await conn.fetch(
+        _SELECT + " WHERE b.room_id = $4 AND " + _IN_FEED + _ORDER,
+        start,
+        end,
+        cancelled_since,
+        room_id,
+    )
+    return [_booking(r) for r in rows]
+
+
+async def institution_feed_rows(
+    conn: Conn,
+    institution_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    cancelled_since: datetime,
+) -> list[FeedBooking]:
+    rows = await conn.fetch(
+        _SELECT + " WHERE r.institution_id = $4 AND " + _IN_FEED + _ORDER,
+        start,
+        end,
+        cancelled_since,
+        institution_id,
+    )
+    return [_booking(r) for r in rows]
+
+
+async def private_feed_rows(
+    conn: Conn,
+    user_id: uuid.UUID,
+    institutions: tuple[uuid.UUID, ...],
+    start: datetime,
+    end: datetime,
+    cancelled_since: datetime,
+) -> list[FeedBooking]:
+    """The user's own bookings and every booking of the institutions they manage."""
+    rows = await conn.fetch(
+        _SELECT
+        + " WHERE (b.citizen_id = $4 OR r.institution_id = ANY($5::uuid[])) AND "
+        + _IN_FEED
+        + _ORDER,
+        start,
+        end,
+        cancelled_since,
+        user_id,
+        list(institutions),
+    )
+    return [_booking(r) for r in rows]
+
+
+async def room_fingerprint(conn: Conn, room_id: uuid.UUID) -> FeedFingerprint | None:
+    """The room's booking version and its own and its institution's update times: one PK read."""
+    row = await conn.fetchrow(
+        """
+        SELECT current_database() AS database, r.name || ' · ' || i.name AS name,
+               r.updated_at AS room_updated, i.updated_at AS institution_updated,
+               coalesce(v.version, 0) AS version
+        FROM rooms r
+        JOIN institutions i ON i.id = r.institution_id
+        LEFT JOIN room_feed_versions v ON v.room_id = r.id
+        WHERE r.id = $1
+        """,
+        room_id,
+    )
+    if row is None:
+        return None
+    return FeedFingerprint(
+        database=row["database"],
+        title=row["name"],
+        parts=(
+            str(row["version"]),
+            row["room_updated"].isoformat(),
+            row["institution_updated"].isoformat(),
+        ),
+        last_modified=max(row["room_updated"], row["institution_updated"]),
+    )
+
+
+async def institution_fingerprint(conn: Conn, institution_id: uuid.UUID) -> FeedFingerprint | None:
+    """Sum of the rooms' booking versions (any bump raises it) plus rooms and update times."""
+    row = await conn.fetchrow(
+        """
+        SELECT current_database() AS database, i.name, i.updated_at AS institution_updated,
+               count(r.id) AS rooms, coalesce(sum(v.version), 0) AS versions,
+               max(r.updated_at) AS room_updated
+        FROM institutions i
+        LEFT JOIN rooms r ON r.institution_id = i.id
+        LEFT JOIN room_feed_versions v ON v.room_id = r.id
+        WHERE i.id = $1
+        GROUP BY i.id
+        """,
+        institution_id,
+    )
+    if row is None:
+        return None
+    return FeedFingerprint(
+        database=row["database"],
+        title=row["name"],
+        parts=(
+            str(row["rooms"]),
+            str(row["versions"]),
+            row["institution_updated"].isoformat(),
+            "" if row["room_updated"] is None else row["room_updated"].isoformat(),
+        ),
+        last_modified=max(
+            d for d in (row["room_updated"], row["institution_updated"]) if d is not None
+        ),
+    )
+
+
+async def private_fingerprint(
+    conn: Conn,
+    owner: TokenOwner,
+    start: datetime,
+    end: datetime,
+    cancelled_since: datetime,
+) -> FeedFingerprint:
+    """A hash over every included row (booking, room, institution and booker update times):
+    private feeds are small, and this stays exact whatever order writers commit in."""
+    row = await conn.fetchrow(
+        """
+        SELECT current_database() AS database,
+               md5(coalesce(string_agg(
+                   concat_ws('|', b.id, b.updated_at, b.sequence, b.status, r.updated_at,
+                             i.updated_at, u.updated_at),
+                   ',' ORDER BY b.id), '')) AS digest,
+               greatest(max(b.updated_at), max(r.updated_at), max(i.updated_at)) AS last_modified
+        FROM bookings b
+        JOIN rooms r ON r.id = b.room_id
+        JOIN institutions i ON i.id = r.institution_id
+        JOIN users u ON u.id = b.citizen_id
+        WHERE (b.citizen_id = $4 OR r.institution_id = ANY($5::uuid[]))
+          AND b.during && tstzrange($1, $2, '[)')
+          AND (b.status IN ('pending', 'confirmed', 'checked_in', 'completed', 'no_show')
+               OR (b.status IN ('cancelled', 'rejected') AND b.updated_at >= $3))
+        """,
+        start,
+        end,
+        cancelled_since,
+        owner.user_id,
+        list(owner.institutions),
+    )
+    assert row is not None
+    return FeedFingerprint(
+        database=row["database"],
+        title=owner.name,
+        parts=(
+            str(owner.user_id),
+            ",".join(sorted(str(i) for i in owner.institutions)),
+            row["digest"],
+        ),
+        last_modified=row["last_modified"],
+    )
+
+
+async def token_owner(conn: Conn, token_hash: bytes) -> TokenOwner | None:
+    """The active user holding an unrevoked token with this hash, with what they manage."""
+    row = await conn.fetchrow(
+        """
+        SELECT u.id, u.name,
+               coalesce(array_agg(m.institution_id ORDER BY m.institution_id)
+                        FILTER (WHERE m.institution_id IS NOT NULL), '{}') AS institutions
+        FROM calendar_tokens t
+        JOIN users u ON u.id = t.user_id
+        LEFT JOIN institution_managers m ON m.user_id = u.id
+        WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+          AND u.disabled_at IS NULL AND u.deleted_at IS NULL
+        GROUP BY u.id
+        """,
+        token_hash,
+    )
+    if row is None:
+        return None
+    return TokenOwner(user_id=row["id"], name=row["name"], institutions=tuple(row["institutions"]))
+
+
+async def active_token(conn: Conn, user_id: uuid.UUID) -> tuple[bytes, bytes] | None:
+    """(nonce, token_hash) of the user's active token, if any."""
+    row = await conn.fetchrow(
+        "SELECT nonce, token_hash FROM calendar_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+    )
+    return None if row is None else (bytes(row["nonce"]), bytes(row["token_hash"]))
+
+
+async def insert_token(conn: Conn, user_id: uuid.UUID, nonce: bytes, token_hash: bytes) -> bool:
+    """Insert an active token; False when the user already has one (the unique index decides)."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO calendar_tokens (user_id, nonce, token_hash) VALUES ($1, $2, $3)
+        ON CONFLICT (user_id) WHERE revoked_at IS NULL DO NOTHING
+        RETURNING true
+        """,
+        user_id,
+        nonce,
+        token_hash,
+    )
+    return bool(inserted)
+
+
+async def revoke_tokens(conn: Conn, user_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE calendar_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+    )
+
+
+async def lock_user(conn: Conn, user_id: uuid.UUID) -> None:
+    """Serialise token rotations of one user (held until the transaction ends)."""
+    await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
