@@ -1,0 +1,208 @@
+"""E-mail: Korean + English texts for each notice, the ``.ics`` attachment, and SMTP sending."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+
+from booking.settings import Settings
+
+__all__ = (
+    "NOTICE_KINDS",
+    "BookingFacts",
+    "MailRefused",
+    "NoticeKind",
+    "build_message",
+    "send_message",
+)
+
+NoticeKind = Literal[
+    "confirmation",
+    "request_received",
+    "approval_needed",
+    "approved",
+    "rejected",
+    "cancelled",
+    "rescheduled",
+    "no_show",
+    "reminder_24h",
+    "reminder_1h",
+]
+NOTICE_KINDS: tuple[NoticeKind, ...] = (
+    "confirmation",
+    "request_received",
+    "approval_needed",
+    "approved",
+    "rejected",
+    "cancelled",
+    "rescheduled",
+    "no_show",
+    "reminder_24h",
+    "reminder_1h",
+)
+
+SMTP_TIMEOUT = 5.0  # seconds per SMTP command; well inside the worker's job timeout
+
+
+class MailRefused(Exception):
+    """The SMTP server could not be reached or refused the message (the job retries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BookingFacts:
+    """What a notice says about a booking, already read from the database."""
+
+    booking_id: str
+    room: str
+    institution: str
+    address: str | None
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    status: str
+    citizen_name: str
+    check_in_grace_minutes: int
+
+
+_SUBJECTS: dict[NoticeKind, tuple[str, str]] = {
+    "confirmation": ("예약이 확정되었습니다", "Your booking is confirmed"),
+    "request_received": (
+        "예약 신청이 접수되었습니다 (승인 대기)",
+        "Booking request received (awaiting approval)",
+    ),
+    "approval_needed": ("승인이 필요한 예약 신청", "A booking request needs your approval"),
+    "approved": ("예약이 승인되었습니다", "Your booking was approved"),
+    "rejected": ("예약 신청이 반려되었습니다", "Your booking request was declined"),
+    "cancelled": ("예약이 취소되었습니다", "Your booking was cancelled"),
+    "rescheduled": ("예약 시간이 변경되었습니다", "Your booking was rescheduled"),
+    "no_show": ("체크인하지 않아 예약이 해제되었습니다", "Booking released: no check-in"),
+    "reminder_24h": ("내일 예약 안내", "Reminder: your booking is in 24 hours"),
+    "reminder_1h": ("1시간 후 예약 안내", "Reminder: your booking starts in 1 hour"),
+}
+
+_LEADS: dict[NoticeKind, tuple[str, str]] = {
+    "confirmation": ("아래 예약이 확정되었습니다.", "Your booking below is confirmed."),
+    "request_received": (
+        "예약 신청이 접수되었습니다. 담당자가 승인하면 다시 알려 드립니다.",
+        "We received your request. We will write again once a manager decides.",
+    ),
+    "approval_needed": (
+        "다음 예약 신청을 승인하거나 반려해 주세요.",
+        "Please approve or decline the following booking request.",
+    ),
+    "approved": ("예약 신청이 승인되었습니다.", "Your booking request was approved."),
+    "rejected": (
+        "죄송합니다. 예약 신청이 반려되었습니다.",
+        "Sorry, your booking request was declined.",
+    ),
+    "cancelled": ("아래 예약이 취소되었습니다.", "The booking below was cancelled."),
+    "rescheduled": ("예약 시간이 아래와 같이 변경되었습니다.", "Your booking now has this time."),
+    "no_show": (
+        "시작 후 체크인 기한 안에 체크인하지 않아 예약이 해제되었습니다.",
+        "You did not check in within the grace period, so the booking was released.",
+    ),
+    "reminder_24h": ("내일 아래 예약이 있습니다.", "You have this booking tomorrow."),
+    "reminder_1h": ("1시간 후 아래 예약이 시작됩니다.", "Your booking starts in one hour."),
+}
+
+
+def _when(facts: BookingFacts) -> str:
+    zone = ZoneInfo(facts.timezone)
+    start = facts.starts_at.astimezone(zone)
+    end = facts.ends_at.astimezone(zone)
+    return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} ({facts.timezone})"
+
+
+def _body(kind: NoticeKind, facts: BookingFacts, base_url: str) -> str:
+    ko_lead, en_lead = _LEADS[kind]
+    where = facts.institution + (f", {facts.address}" if facts.address else "")
+    link = f"{base_url}/v1/bookings/{facts.booking_id}"
+    check_in = ""
+    if kind in ("confirmation", "approved", "reminder_1h", "reminder_24h", "rescheduled"):
+        check_in = (
+            f"\n체크인: 시작 15분 전부터 시작 후 {facts.check_in_grace_minutes}분까지"
+            f"\nCheck-in: from 15 minutes before the start until {facts.check_in_grace_minutes}"
+            " minutes after it\n"
+        )
+    return (
+        f"{facts.citizen_name}님,\n\n{ko_lead}\n\n"
+        f"장소: {facts.room} — {where}\n일시: {_when(facts)}\n예약 번호: {facts.booking_id}\n"
+        f"{check_in}\n"
+        "---\n\n"
+        f"{en_lead}\n\n"
+        f"Room: {facts.room} — {where}\nWhen: {_when(facts)}\nBooking: {facts.booking_id}\n"
+        f"\n{link}\n\n나눔 Nanum\n"
+    )
+
+
+def build_message(
+    settings: Settings,
+    *,
+    kind: NoticeKind,
+    delivery_key: str,
+    to_name: str,
+    to_email: str,
+    facts: BookingFacts,
+    invite: bytes | None,
+    invite_method: Literal["REQUEST", "CANCEL"] | None,
+) -> EmailMessage:
+    """One notice. The Message-ID derives from the delivery key, so the (documented) rare
+    resend after a crash carries the same Message-ID and mail clients can collapse it."""
+    ko, en = _SUBJECTS[kind]
+    message = EmailMessage()
+    message["Subject"] = f"[나눔] {ko} / {en}"
+    message["From"] = settings.mail_from
+    message["To"] = formataddr((to_name, to_email))
+    message["Date"] = format_datetime(datetime.now().astimezone())
+    domain = settings.mail_from.rpartition("@")[2].rstrip(">") or "nanum.localhost"
+    digest = hashlib.sha256(delivery_key.encode()).hexdigest()[:32]
+    message["Message-ID"] = f"<{digest}@{domain}>"
+    message["X-Nanum-Delivery-Key"] = delivery_key
+    message["X-Nanum-Booking-Id"] = facts.booking_id
+    message.set_content(_body(kind, facts, settings.base_url), charset="utf-8")
+    if invite is not None and invite_method is not None:
+        message.add_attachment(
+            invite,
+            maintype="text",
+            subtype="calendar",
+            params={"method": invite_method, "charset": "utf-8"},
+            filename="invite.ics" if invite_method == "REQUEST" else "cancel.ics",
+        )
+    return message
+
+
+async def send_message(
+    settings: Settings, message: EmailMessage, on_accepted: Callable[[], Awaitable[None]]
+) -> None:
+    """Hand the message to the SMTP server and run ``on_accepted`` the moment it accepted
+    (before QUIT, to keep the accepted-but-not-recorded window short); raise MailRefused
+    unless it was accepted."""
+    client = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password or None,
+        start_tls=settings.smtp_starttls,
+        timeout=SMTP_TIMEOUT,
+    )
+    try:
+        await client.connect()
+        await client.send_message(message)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        client.close()
+        raise MailRefused(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        await on_accepted()
+    finally:
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+            await client.quit()
+        client.close()

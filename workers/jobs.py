@@ -1,0 +1,140 @@
+"""arq jobs: thin wrappers around ``booking.notifications.service``.
+
+Every job body runs through :func:`with_retries`: a failure is retried with a growing delay
+(``Retry(defer=job_try * backoff)``); the last failure is recorded in ``failed_jobs`` instead
+(``python -m booking jobs failed`` / ``jobs retry ID``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+import asyncpg
+from arq import Retry
+
+from booking.notifications import queries, service
+from booking.notifications.mail import NoticeKind
+from booking.reservations.queries import delete_expired_idempotency_keys
+from booking.settings import Settings
+from workers.relay import sweep_stale_claims
+
+__all__ = (
+    "REMINDER_JOB",
+    "Runtime",
+    "clean_idempotency_keys",
+    "complete_bookings",
+    "enqueue_reminders",
+    "handle_outbox_event",
+    "release_no_shows",
+    "runtime",
+    "send_reminder",
+    "sweep_outbox",
+    "with_retries",
+)
+
+log = logging.getLogger("workers.jobs")
+T = TypeVar("T")
+REMINDER_JOB = "send_reminder"
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What on_startup puts in ``ctx["runtime"]``."""
+
+    pool: asyncpg.Pool
+    settings: Settings
+    max_tries: int
+    retry_backoff_seconds: float
+
+
+def runtime(ctx: dict[str, Any]) -> Runtime:
+    return cast(Runtime, ctx["runtime"])
+
+
+async def with_retries(
+    ctx: dict[str, Any], name: str, args: list[object], body: Callable[[], Awaitable[T]]
+) -> T | None:
+    rt = runtime(ctx)
+    try:
+        return await body()
+    except Exception as exc:
+        job_try = int(ctx.get("job_try", 1))
+        if job_try < rt.max_tries:
+            log.warning("job %s try %d failed, retrying: %s", name, job_try, exc)
+            raise Retry(defer=job_try * rt.retry_backoff_seconds) from exc
+        async with rt.pool.acquire() as conn:
+            failed_id = await queries.insert_failed_job(
+                conn,
+                str(ctx.get("job_id", "")),
+                name,
+                json.dumps(args),
+                f"{type(exc).__name__}: {exc}",
+                job_try,
+            )
+        log.error(
+            "job %s failed after %d tries (failed_jobs id %d): %s", name, job_try, failed_id, exc
+        )
+        return None
+
+
+async def handle_outbox_event(ctx: dict[str, Any], outbox_id: int) -> int | None:
+    """Send every notice of one outbox row (confirmation with invite, approval, ...)."""
+    rt = runtime(ctx)
+    return await with_retries(
+        ctx,
+        "handle_outbox_event",
+        [outbox_id],
+        lambda: service.process_outbox_event(rt.pool, rt.settings, outbox_id),
+    )
+
+
+async def send_reminder(ctx: dict[str, Any], booking_id: str, kind: str) -> bool | None:
+    rt = runtime(ctx)
+    notice_kind = cast(NoticeKind, kind)
+    return await with_retries(
+        ctx,
+        REMINDER_JOB,
+        [booking_id, kind],
+        lambda: service.send_reminder(rt.pool, rt.settings, uuid.UUID(booking_id), notice_kind),
+    )
+
+
+async def enqueue_reminders(ctx: dict[str, Any]) -> int:
+    """Cron: a ``send_reminder`` job per due (booking, kind); the job id dedups re-runs."""
+    rt = runtime(ctx)
+    now = datetime.now(UTC)
+    count = 0
+    for kind in service.REMINDERS:
+        for booking_id in await service.due_reminders(rt.pool, kind, now):
+            await ctx["redis"].enqueue_job(
+                REMINDER_JOB, str(booking_id), kind, _job_id=f"reminder:{booking_id}:{kind}"
+            )
+            count += 1
+    return count
+
+
+async def release_no_shows(ctx: dict[str, Any]) -> int:
+    """Cron: unchecked bookings past their grace period become no_show (slot released)."""
+    return len(await service.release_no_shows(runtime(ctx).pool, datetime.now(UTC)))
+
+
+async def complete_bookings(ctx: dict[str, Any]) -> int:
+    """Cron: bookings that ended become completed."""
+    return len(await service.complete_ended_bookings(runtime(ctx).pool, datetime.now(UTC)))
+
+
+async def sweep_outbox(ctx: dict[str, Any]) -> int:
+    """Cron: outbox rows claimed but never dispatched go back to the relay."""
+    return await sweep_stale_claims(runtime(ctx).pool)
+
+
+async def clean_idempotency_keys(ctx: dict[str, Any]) -> int:
+    """Cron: forget Idempotency-Keys older than the 24 hours they are honoured for."""
+    async with runtime(ctx).pool.acquire() as conn:
+        return await delete_expired_idempotency_keys(conn)
