@@ -70,6 +70,7 @@ format: install ## Fix what ruff can and format the code
 	$(VENV)/bin/ruff format .
 
 bench: install services ## Run the benchmarks (python -m bench; BENCH_ARGS="booking" picks some)
+	bash scripts/ensure-bench-tools.sh
 	$(WITH_SERVICES) $(PY) -m bench $(BENCH_ARGS)
 
 status: ## Show whether the local PostgreSQL and Redis run, and where
