@@ -2,8 +2,342 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-__all__ = ("ROUTES",)
+from booking.accounts.auth import bearer_token
+from booking.accounts.security import decode_token
+from booking.deps import AppSettings, CurrentUser, DbPool
+from booking.errors import PROBLEM_MEDIA_TYPE, Unauthorized
+from booking.reservations import service
+from booking.reservations.idempotency import IDEMPOTENCY_HEADER
+from schemas.common import ProblemDetails
+from schemas.reservations import (
+    Booking,
+    BookingCancel,
+    BookingConflict,
+    BookingCreate,
+    BookingPage,
+    BookingReject,
+    BookingReschedule,
+    BookingStatus,
+)
 
-ROUTES: list[ControllerRouterHandler] = []
+__all__ = ("ROUTES", "BookingController", "InstitutionBookingController", "MyBookingController")
+
+BookerId = NamedDependency[uuid.UUID]
+"""The caller's user id from a valid token (dependency name ``booker``)."""
+
+_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
+
+
+async def provide_booker(request: Request[Any, Any, Any], settings: AppSettings) -> uuid.UUID:
+    """Only the token's signature and claims: ``book()`` itself refuses (401) an account that
+    is disabled or deleted, which saves a query on the hottest endpoint."""
+    token = bearer_token(request)
+    claims = decode_token(settings, token) if token is not None else None
+    if claims is None:
+        raise Unauthorized(
+            "Sign in and send a valid access token as `Authorization: Bearer <token>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return claims.user_id
+
+
+def _problem(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=ProblemDetails,
+        description=description,
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
+    )
+
+
+_SLOT_TAKEN = ResponseSpec(
+    data_container=BookingConflict,
+    description=(
+        "The slot is taken (`slot-taken`, with `conflicts` and up to three `alternatives`), "
+        "the status does not allow it (`illegal-transition`, with `current_status`), or a request "
+        "with the same Idempotency-Key is still in flight (`idempotency-in-flight`)"
+    ),
+    media_type=PROBLEM_MEDIA_TYPE,
+    generate_examples=False,
+    examples=[
+        Example(
+            summary="slot taken",
+            value={
+                "type": "https://nanum.example/problems/slot-taken",
+                "title": "Slot taken",
+                "status": 409,
+                "detail": "This room is already booked for part of that time.",
+                "conflicts": [{"start": "2026-12-05T10:00:00Z", "end": "2026-12-05T11:00:00Z"}],
+                "alternatives": [
+                    {"start": "2026-12-05T11:00:00Z", "end": "2026-12-05T12:00:00Z"},
+                    {"start": "2026-12-05T09:00:00Z", "end": "2026-12-05T10:00:00Z"},
+                ],
+            },
+        )
+    ],
+)
+
+_BOOKING_EXAMPLE = Example(
+    summary="a weeknight meeting",
+    value={
+        "room_id": "6f1c2a4e-8a53-4a39-9d0e-2b1f6c3d7e90",
+        "start": "2026-12-07T19:00:00+09:00",
+        "end": "2026-12-07T21:00:00+09:00",
+        "purpose": "마을 독서모임",
+        "attendees": 8,
+    },
+)
+
+
+class BookingController(Controller):
+    path = "/v1/bookings"
+    tags = ["bookings"]
+
+    @post(
+        "/",
+        operation_id="createBooking",
+        summary="Book a room",
+        description=(
+            "Books `[start, end)` in one transaction: the range must lie inside the room's "
+            "opening hours and outside closures, be aligned to its slots, respect its minimum "
+            "and maximum duration, lead time, horizon, capacity and the per-citizen limit of "
+            "upcoming bookings (422 naming the `rule`). Rooms that need approval answer "
+            "`pending`, which already holds the slot. Send an `Idempotency-Key` to retry safely."
+        ),
+        status_code=201,
+        security=_SECURITY,
+        dependencies={"booker": Provide(provide_booker)},
+        responses={
+            401: _problem("No valid token, or the account can no longer sign in"),
+            403: _problem("Only citizen accounts book rooms"),
+            404: _problem("No such room"),
+            409: _SLOT_TAKEN,
+            422: _problem("Invalid body, a booking rule refused it, or the key was reused"),
+        },
+    )
+    async def create_booking(
+        self,
+        pool: DbPool,
+        booker: BookerId,
+        data: Annotated[BookingCreate, Body(examples=[_BOOKING_EXAMPLE])],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name=IDEMPOTENCY_HEADER,
+                required=False,
+                description="Up to 255 characters, unique per intended booking; kept for 24 h",
+            ),
+        ] = None,
+    ) -> Response[Booking]:
+        answer = await service.create_booking(pool, booker, data, idempotency_key)
+        headers = {"Location": f"/v1/bookings/{answer.booking.id}"}
+        if answer.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(answer.booking, status_code=201, headers=headers)
+
+    @get(
+        "/{booking_id:uuid}",
+        operation_id="getBooking",
+        summary="Read a booking (its citizen, or its room's managers)",
+        security=_SECURITY,
+        responses={401: _problem("Not signed in"), 404: _problem("No such booking (for you)")},
+    )
+    async def get_booking(
+        self, pool: DbPool, principal: CurrentUser, booking_id: FromPath[uuid.UUID]
+    ) -> Booking:
+        return await service.get_booking(pool, principal, booking_id)
+
+    @patch(
+        "/{booking_id:uuid}",
+        operation_id="rescheduleBooking",
+        summary="Move a booking to another time in the same room (its citizen)",
+        description=(
+            "Atomic: if the new range conflicts (409) or breaks a rule (422) the booking keeps "
+            "its old time. In rooms that need approval the booking becomes `pending` again."
+        ),
+        security=_SECURITY,
+        responses={
+            401: _problem("Not signed in"),
+            403: _problem("Only the citizen who booked can reschedule"),
+            404: _problem("No such booking (for you)"),
+            409: _SLOT_TAKEN,
+            422: _problem("Invalid body or a booking rule refused it"),
+        },
+    )
+    async def reschedule_booking(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        booking_id: FromPath[uuid.UUID],
+        data: JSONBody[BookingReschedule],
+    ) -> Booking:
+        return await service.reschedule_booking(pool, principal, booking_id, data.start, data.end)
+
+    @post(
+        "/{booking_id:uuid}/cancel",
+        operation_id="cancelBooking",
+        summary="Cancel a booking (its citizen before the start, its managers with a reason)",
+        status_code=200,
+        security=_SECURITY,
+        responses={
+            401: _problem("Not signed in"),
+            404: _problem("No such booking (for you)"),
+            409: _SLOT_TAKEN,
+            422: _problem("A manager gave no reason"),
+        },
+    )
+    async def cancel_booking(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        booking_id: FromPath[uuid.UUID],
+        data: JSONBody[BookingCancel | None] = None,
+    ) -> Booking:
+        reason = data.reason if data is not None else None
+        return await service.cancel_booking(pool, principal, booking_id, reason)
+
+    @post(
+        "/{booking_id:uuid}/approve",
+        operation_id="approveBooking",
+        summary="Approve a pending booking (its room's managers)",
+        status_code=200,
+        security=_SECURITY,
+        responses={
+            401: _problem("Not signed in"),
+            403: _problem("Only the room's managers decide"),
+            404: _problem("No such booking (for you)"),
+            409: _SLOT_TAKEN,
+        },
+    )
+    async def approve_booking(
+        self, pool: DbPool, principal: CurrentUser, booking_id: FromPath[uuid.UUID]
+    ) -> Booking:
+        return await service.approve_booking(pool, principal, booking_id)
+
+    @post(
+        "/{booking_id:uuid}/reject",
+        operation_id="rejectBooking",
+        summary="Reject a pending booking with a reason (its room's managers)",
+        status_code=200,
+        security=_SECURITY,
+        responses={
+            401: _problem("Not signed in"),
+            403: _problem("Only the room's managers decide"),
+            404: _problem("No such booking (for you)"),
+            409: _SLOT_TAKEN,
+            422: _problem("No reason given"),
+        },
+    )
+    async def reject_booking(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        booking_id: FromPath[uuid.UUID],
+        data: JSONBody[BookingReject],
+    ) -> Booking:
+        return await service.reject_booking(pool, principal, booking_id, data.reason)
+
+
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size")]
+From = Annotated[
+    datetime | None,
+    QueryParameter(name="from", description="Only bookings ending after this RFC 3339 time"),
+]
+To = Annotated[
+    datetime | None,
+    QueryParameter(name="to", description="Only bookings starting before this RFC 3339 time"),
+]
+Cursor = Annotated[
+    str | None, QueryParameter(description="`next_cursor` of the previous page", required=False)
+]
+
+
+class MyBookingController(Controller):
+    path = "/v1/me/bookings"
+    tags = ["bookings"]
+
+    @get(
+        "/",
+        operation_id="listMyBookings",
+        summary="My bookings, by start time (keyset pagination)",
+        security=_SECURITY,
+        responses={401: _problem("Not signed in"), 422: _problem("Invalid filter")},
+    )
+    async def list_my_bookings(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        status: FromQuery[BookingStatus | None] = None,
+        window_from: From = None,
+        window_to: To = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> BookingPage:
+        return await service.list_my_bookings(
+            pool,
+            principal,
+            status=status,
+            window_from=window_from,
+            window_to=window_to,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+class InstitutionBookingController(Controller):
+    path = "/v1/institutions/{institution_id:uuid}/bookings"
+    tags = ["bookings"]
+
+    @get(
+        "/",
+        operation_id="listInstitutionBookings",
+        summary="An institution's bookings with citizens' names (its managers, admins)",
+        security=_SECURITY,
+        responses={
+            401: _problem("Not signed in"),
+            403: _problem("Not a manager of this institution"),
+            404: _problem("No such institution"),
+            422: _problem("Invalid filter"),
+        },
+    )
+    async def list_institution_bookings(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        institution_id: FromPath[uuid.UUID],
+        status: FromQuery[BookingStatus | None] = None,
+        room_id: FromQuery[uuid.UUID | None] = None,
+        window_from: From = None,
+        window_to: To = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> BookingPage:
+        return await service.list_institution_bookings(
+            pool,
+            principal,
+            institution_id,
+            status=status,
+            room_id=room_id,
+            window_from=window_from,
+            window_to=window_to,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    BookingController,
+    MyBookingController,
+    InstitutionBookingController,
+]

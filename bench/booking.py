@@ -1,0 +1,324 @@
+"""``python -m bench booking``: POST /v1/bookings through the whole stack vs a minimal baseline.
+
+Both apps are served the way production serves them (uvicorn subprocesses, uvloop, httptools,
+no access log, the same worker count) on loopback ports and loaded by ``wrk`` with a Lua script
+that generates distinct, non-conflicting bookings (many rooms x distinct hourly slots, tokens
+of many citizens rotated). Then 1,000 concurrent attempts on one slot must give one winner.
+
+Options: ``--workers=1,2`` (uvicorn workers per app, each run in turn), ``--duration=15``
+(seconds per wrk run), ``--connections=64``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench.baseline_app import SCHEMA
+from bench.common import bench_database, percentiles
+from booking.accounts.security import issue_token
+from booking.settings import REPO_ROOT, load_settings
+
+__all__ = ("run",)
+
+ROOMS = 200
+CITIZENS = 500
+HOT_ATTEMPTS = 1000
+TARGET_RATIO = 0.70
+TARGET_P99_MS = 50.0
+TARGET_HOT_P99_MS = 250.0
+
+_LUA = r"""
+-- Distinct non-conflicting bookings: thread t takes rooms t, t+T, ...; each request the next
+-- hourly slot of the next room of its share.
+local rooms = {%(rooms)s}
+local tokens = {%(tokens)s}
+local base = %(base)d
+local nthreads = %(threads)d
+local path = "%(path)s"
+local counter = 0
+local tid = 0
+ok, other = 0, 0
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  tid = tonumber(wrk.thread:get("tid")) or 0
+end
+
+function request()
+  counter = counter + 1
+  local share = math.floor(#rooms / nthreads)
+  local room = rooms[tid * share + (counter %% share) + 1]
+  local slot = math.floor(counter / share)
+  local start = base + slot * 3600
+  local body = string.format(
+    '{"room_id":"%%s","start":"%%s","end":"%%s","attendees":2,"purpose":"bench"}',
+    room, os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", start), os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", start + 3600))
+  local headers = {["Content-Type"] = "application/json",
+                   ["Authorization"] = "Bearer " .. tokens[(counter + tid * 7) %% #tokens + 1]}
+  return wrk.format("POST", path, headers, body)
+end
+
+function response(status, headers, body)
+  if status == 201 then ok = ok + 1 else other = other + 1 end
+end
+
+function done(summary, latency, requests)
+  local total_ok, total_other = 0, 0
+  for _, t in ipairs(threads) do
+    total_ok = total_ok + (t:get("ok") or 0)
+    total_other = total_other + (t:get("other") or 0)
+  end
+  io.write(string.format("STATUS created=%%d other=%%d\n", total_ok, total_other))
+  for _, p in ipairs({50, 99}) do
+    io.write(string.format("PCT %%d %%.3f\n", p, latency:percentile(p) / 1000))
+  end
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _option(args: list[str], name: str, default: str) -> str:
+    for a in args:
+        if a.startswith(f"--{name}="):
+            return a.split("=", 1)[1]
+    return default
+
+
+async def _seed(url: str, secret: str) -> tuple[list[uuid.UUID], list[str], uuid.UUID]:
+    """Rooms open 24/7 with the per-citizen limit out of the way, citizens and their tokens."""
+    settings = load_settings({"BOOKING_ENV": "test", "BOOKING_SECRET_KEY": secret})
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(SCHEMA)
+        institution = await conn.fetchval(
+            "INSERT INTO institutions (name, kind, region, district) "
+            "VALUES ('벤치 주민센터', 'community_center', '서울특별시', '마포구') RETURNING id"
+        )
+        rooms = [
+            r["id"]
+            for r in await conn.fetch(
+                """
+                INSERT INTO rooms (institution_id, name, capacity, slot_minutes, min_minutes,
+                                   max_minutes, lead_minutes, horizon_days, max_active_per_citizen)
+                SELECT $1, '벤치 ' || g, 50, 30, 60, 240, 60, 365, 1000000
+                FROM generate_series(1, $2) g RETURNING id
+                """,
+                institution,
+                ROOMS + 1,
+            )
+        ]
+        await conn.execute(
+            """
+            INSERT INTO availability_rules (room_id, days, start_time, end_time)
+            SELECT id, '{1,2,3,4,5,6,7}', '00:00', '24:00' FROM rooms
+            """
+        )
+        users = await conn.fetch(
+            """
+            INSERT INTO users (email, password_hash, name)
+            SELECT 'bench-' || g || '@example.org', 'not-a-login', '시민 ' || g
+            FROM generate_series(1, $1) g RETURNING id
+            """,
+            max(CITIZENS, HOT_ATTEMPTS),
+        )
+    finally:
+        await conn.close()
+    tokens = [issue_token(settings, u["id"], "citizen") for u in users]
+    return rooms[:ROOMS], tokens, rooms[ROOMS]
+
+
+def _serve(
+    target: list[str], env: dict[str, str], workers: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    cmd = [
+        sys.executable, "-m", "uvicorn", *target,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+        "--log-level", "warning", "--workers", str(workers),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(target)} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, base
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{' '.join(target)} did not start")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _wrk(
+    base_url: str, path: str, rooms: list[uuid.UUID], tokens: list[str], start: datetime,
+    duration: int, connections: int, threads: int = 2,
+) -> dict[str, float]:  # fmt: skip
+    script = _LUA % {
+        "rooms": ",".join(f'"{r}"' for r in rooms),
+        "tokens": ",".join(f'"{t}"' for t in tokens),
+        "base": int(start.timestamp()),
+        "threads": threads,
+        "path": path,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    try:
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
+             "-s", f.name, base_url],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+    finally:
+        Path(f.name).unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    created, other = map(int, re.search(r"STATUS created=(\d+) other=(\d+)", out).groups())  # type: ignore[union-attr]
+    pct = {int(p): float(v) for p, v in re.findall(r"PCT (\d+) ([\d.]+)", out)}
+    return {"rps": rps, "p50": pct[50], "p99": pct[99], "created": created, "other": other}
+
+
+async def _hot_slot(base_url: str, room: uuid.UUID, tokens: list[str]) -> None:
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    payload = {
+        "room_id": str(room),
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+        "attendees": 2,
+    }
+    limits = httpx.Limits(max_connections=HOT_ATTEMPTS, max_keepalive_connections=HOT_ATTEMPTS)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
+        # Open the connections first so the measurement is of the booking, not TCP set-up.
+        await asyncio.gather(*(http.get("/healthz") for _ in range(HOT_ATTEMPTS)))
+        gate = asyncio.Event()
+
+        async def attempt(token: str) -> tuple[int, float]:
+            await gate.wait()
+            t0 = time.perf_counter()
+            r = await http.post(
+                "/v1/bookings", json=payload, headers={"Authorization": f"Bearer {token}"}
+            )
+            return r.status_code, (time.perf_counter() - t0) * 1000
+
+        tasks = [asyncio.create_task(attempt(t)) for t in tokens[:HOT_ATTEMPTS]]
+        await asyncio.sleep(0)
+        gate.set()
+        results = await asyncio.gather(*tasks)
+    codes: dict[int, int] = {}
+    for code, _ in results:
+        codes[code] = codes.get(code, 0) + 1
+    p = percentiles([ms for _, ms in results])
+    verdict = "met" if p["p99"] <= TARGET_HOT_P99_MS and codes.get(201) == 1 else "MISSED"
+    print(
+        f"hot slot: {HOT_ATTEMPTS} concurrent attempts -> statuses {dict(sorted(codes.items()))}; "
+        f"p50={p['p50']:.1f} ms p99={p['p99']:.1f} ms "
+        f"(target: exactly one 201, p99 <= {TARGET_HOT_P99_MS:g} ms: {verdict})",
+        flush=True,
+    )
+
+
+async def run(args: list[str]) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install -y wrk); skipping the booking benchmark")
+        return
+    worker_counts = [int(w) for w in _option(args, "workers", "1,2").split(",")]
+    duration = int(_option(args, "duration", "15"))
+    connections = int(_option(args, "connections", "64"))
+    secret = secrets.token_urlsafe(48)
+    print(
+        f"POST /v1/bookings, {connections} connections, {duration} s per run, uvicorn "
+        "(uvloop, httptools, no access log) with the same worker count for both apps.\n"
+        f"Out of the way on purpose: {ROOMS} bench rooms with max_active_per_citizen=1000000, "
+        f"{CITIZENS} citizens' tokens rotated, BOOKING_WRITE_RATE_LIMIT_PER_MINUTE=1000000000.",
+        flush=True,
+    )
+    for workers in worker_counts:
+        async with bench_database("booking") as url:
+            rooms, tokens, hot_room = await _seed(url, secret)
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(REPO_ROOT),
+                "BOOKING_ENV": "production",
+                "BOOKING_SECRET_KEY": secret,
+                "BOOKING_DATABASE_URL": url,
+                "BOOKING_ACCESS_LOG": "false",
+                "BOOKING_LOG_LEVEL": "WARNING",
+                "BOOKING_WRITE_RATE_LIMIT_PER_MINUTE": "1000000000",
+                "BENCH_BASELINE_DSN": url,
+            }
+            # Each app books its own half of the calendar, so neither meets the other's rows.
+            first_day = (datetime.now(UTC) + timedelta(days=1)).replace(
+                minute=0, second=0, microsecond=0
+            )
+            results: dict[str, dict[str, float]] = {}
+            for label, target, path, start in (
+                ("baseline", ["bench.baseline_app:app"], "/book", first_day),
+                (
+                    "full stack",
+                    ["--factory", "booking.app:create_app"],
+                    "/v1/bookings",
+                    first_day + timedelta(days=150),
+                ),
+            ):
+                proc, base_url = _serve(target, env, workers)
+                try:
+                    results[label] = _wrk(
+                        base_url, path, rooms, tokens[:CITIZENS], start, duration, connections
+                    )
+                    if label == "full stack":
+                        await _hot_slot(base_url, hot_room, tokens)
+                finally:
+                    _stop(proc)
+                r = results[label]
+                print(
+                    f"workers={workers} {label}: {r['rps']:.0f} req/s p50={r['p50']:.1f} ms "
+                    f"p99={r['p99']:.1f} ms ({r['created']:.0f} created, {r['other']:.0f} other)",
+                    flush=True,
+                )
+            ratio = results["full stack"]["rps"] / results["baseline"]["rps"]
+            p99 = results["full stack"]["p99"]
+            print(
+                f"workers={workers} ratio full/baseline = {ratio:.0%} "
+                f"(target >= {TARGET_RATIO:.0%}: {'met' if ratio >= TARGET_RATIO else 'MISSED'}); "
+                f"full-stack p99 {p99:.1f} ms "
+                f"(target <= {TARGET_P99_MS:g} ms: {'met' if p99 <= TARGET_P99_MS else 'MISSED'})",
+                flush=True,
+            )

@@ -1,0 +1,250 @@
+"""SQL of reservations; every function takes the connection it runs on.
+
+The booking transaction itself is the SQL function ``book()`` (sql/0030_reservations.sql), so a
+booking costs one round trip; lifecycle changes go through ``booking_transition()`` and
+``reschedule_booking()``, which write history, bump the iCal sequence and add the outbox row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from booking.db import Conn
+
+__all__ = (
+    "BOOKING_COLUMNS",
+    "BookResult",
+    "alternatives",
+    "book",
+    "delete_expired_idempotency_keys",
+    "fetch_booking",
+    "institution_exists",
+    "list_citizen_bookings",
+    "list_institution_bookings",
+    "lock_booking",
+    "overlapping_slots",
+    "reschedule",
+    "transition",
+)
+
+BOOKING_COLUMNS = """
+    b.id, b.status, b.room_id, lower(b.during) AS start, upper(b.during) AS "end", b.purpose,
+    b.purpose_public, b.attendees, b.sequence, b.created_at, b.updated_at, b.citizen_id,
+    r.institution_id
+"""
+
+_BOOK = (
+    "SELECT status_code, body, booking_id, replayed FROM book($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+
+
+BookResult = asyncpg.Record
+"""``status_code``, ``body`` (JSON text), ``booking_id`` (None on a replay), ``replayed``."""
+
+
+async def book(
+    conn: Conn,
+    *,
+    citizen_id: uuid.UUID,
+    room_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    purpose: str,
+    purpose_public: bool,
+    attendees: int,
+    idempotency_key: str | None,
+    request_hash: bytes | None,
+) -> BookResult:
+    """The whole booking transaction in one statement (autocommit: one round trip)."""
+    row = await conn.fetchrow(
+        _BOOK,
+        citizen_id,
+        room_id,
+        start,
+        end,
+        purpose,
+        purpose_public,
+        attendees,
+        idempotency_key,
+        request_hash,
+    )
+    assert row is not None
+    return row
+
+
+async def overlapping_slots(
+    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime, *, exclude: uuid.UUID | None
+) -> list[asyncpg.Record]:
+    """Ranges of slot-holding bookings of the room overlapping ``[start, end)`` (no holders)."""
+    return await conn.fetch(
+        """
+        SELECT lower(during) AS start, upper(during) AS "end"
+        FROM bookings
+        WHERE room_id = $1 AND during && tstzrange($2, $3, '[)')
+          AND status IN ('pending', 'confirmed', 'checked_in')
+          AND ($4::uuid IS NULL OR id <> $4)
+        ORDER BY lower(during)
+        LIMIT 10
+        """,
+        room_id,
+        start,
+        end,
+        exclude,
+    )
+
+
+async def alternatives(
+    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime, limit: int = 3
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        'SELECT alt_start AS start, alt_end AS "end" FROM booking_alternatives($1, $2, $3, $4)',
+        room_id,
+        start,
+        end,
+        limit,
+    )
+
+
+async def fetch_booking(conn: Conn, booking_id: uuid.UUID) -> asyncpg.Record | None:
+    """A booking with its institution and the citizen's name (for managers)."""
+    return await conn.fetchrow(
+        f"""
+        SELECT {BOOKING_COLUMNS}, u.name AS citizen_name
+        FROM bookings b JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.citizen_id
+        WHERE b.id = $1
+        """,  # noqa: S608 - only the constant column list is interpolated
+        booking_id,
+    )
+
+
+async def lock_booking(conn: Conn, booking_id: uuid.UUID) -> asyncpg.Record | None:
+    """Like :func:`fetch_booking`, holding the booking's row lock until the transaction ends."""
+    return await conn.fetchrow(
+        f"""
+        SELECT {BOOKING_COLUMNS}, u.name AS citizen_name
+        FROM bookings b JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.citizen_id
+        WHERE b.id = $1
+        FOR UPDATE OF b
+        """,  # noqa: S608 - only the constant column list is interpolated
+        booking_id,
+    )
+
+
+async def transition(
+    conn: Conn,
+    booking_id: uuid.UUID,
+    to_status: str,
+    *,
+    from_statuses: tuple[str, ...],
+    actor_id: uuid.UUID | None,
+    reason: str,
+    topic: str | None,
+) -> None:
+    """Change the status (history, sequence bump, outbox row ``topic``); raises
+    ``illegal_transition:<current>`` (SQLSTATE P0001) unless the status is in ``from_statuses``.
+    """
+    await conn.execute(
+        "SELECT 1 FROM booking_transition($1, $2, $3, $4, $5, $6)",
+        booking_id,
+        to_status,
+        list(from_statuses),
+        actor_id,
+        reason,
+        topic,
+    )
+
+
+async def reschedule(
+    conn: Conn, booking_id: uuid.UUID, actor_id: uuid.UUID, start: datetime, end: datetime
+) -> None:
+    await conn.execute(
+        "SELECT 1 FROM reschedule_booking($1, $2, $3, $4)", booking_id, actor_id, start, end
+    )
+
+
+async def institution_exists(conn: Conn, institution_id: uuid.UUID) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1)", institution_id
+    )
+    return found
+
+
+async def list_citizen_bookings(
+    conn: Conn,
+    citizen_id: uuid.UUID,
+    *,
+    status: str | None,
+    window_from: datetime | None,
+    window_to: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """The citizen's bookings by start time, keyset-paginated after ``(start, id)``."""
+    return await conn.fetch(
+        f"""
+        SELECT {BOOKING_COLUMNS}, NULL::text AS citizen_name
+        FROM bookings b JOIN rooms r ON r.id = b.room_id
+        WHERE b.citizen_id = $1
+          AND ($2::text IS NULL OR b.status = $2)
+          AND ($3::timestamptz IS NULL OR upper(b.during) > $3)
+          AND ($4::timestamptz IS NULL OR lower(b.during) < $4)
+          AND ($5::timestamptz IS NULL OR (lower(b.during), b.id) > ($5, $6::uuid))
+        ORDER BY lower(b.during), b.id
+        LIMIT $7
+        """,  # noqa: S608 - only the constant column list is interpolated
+        citizen_id,
+        status,
+        window_from,
+        window_to,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def list_institution_bookings(
+    conn: Conn,
+    institution_id: uuid.UUID,
+    *,
+    status: str | None,
+    room_id: uuid.UUID | None,
+    window_from: datetime | None,
+    window_to: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """The institution's bookings by start time (with the citizen's name), keyset-paginated."""
+    return await conn.fetch(
+        f"""
+        SELECT {BOOKING_COLUMNS}, u.name AS citizen_name
+        FROM bookings b JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.citizen_id
+        WHERE r.institution_id = $1
+          AND ($2::text IS NULL OR b.status = $2)
+          AND ($3::uuid IS NULL OR b.room_id = $3)
+          AND ($4::timestamptz IS NULL OR upper(b.during) > $4)
+          AND ($5::timestamptz IS NULL OR lower(b.during) < $5)
+          AND ($6::timestamptz IS NULL OR (lower(b.during), b.id) > ($6, $7::uuid))
+        ORDER BY lower(b.during), b.id
+        LIMIT $8
+        """,  # noqa: S608 - only the constant column list is interpolated
+        institution_id,
+        status,
+        room_id,
+        window_from,
+        window_to,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def delete_expired_idempotency_keys(conn: Conn, *, older_than_hours: int = 24) -> int:
+    """Forget Idempotency-Keys older than the 24 h they are honoured for; returns how many."""
+    status: str = await conn.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
+        older_than_hours,
+    )
+    return int(status.rsplit(" ", 1)[-1])

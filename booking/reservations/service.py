@@ -1,0 +1,452 @@
+"""Booking rules and transactions: who may do what to a booking, and what a refusal means.
+
+Postgres decides conflicts (``booking_no_overlap``) and the policy (``booking_check_policy``);
+this module decides authorization and turns database refusals into problems, all in
+:data:`RAISED_PROBLEMS` and :func:`_refusal`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import msgspec
+
+from booking.accounts.auth import Principal
+from booking.db import Conn
+from booking.errors import Conflict, Forbidden, NotFound, Problem
+from booking.reservations import queries
+from booking.reservations.idempotency import check_key, request_fingerprint
+from schemas.common import FieldError
+from schemas.reservations import Booking, BookingCreate, BookingPage, Interval
+
+__all__ = (
+    "RAISED_PROBLEMS",
+    "SLOT_HOLDING",
+    "BookingAnswer",
+    "approve_booking",
+    "cancel_booking",
+    "create_booking",
+    "get_booking",
+    "list_institution_bookings",
+    "list_my_bookings",
+    "reject_booking",
+    "reschedule_booking",
+    "transition",
+)
+
+SLOT_HOLDING = ("pending", "confirmed", "checked_in")
+
+# Prefix of a MESSAGE raised by the SQL functions (SQLSTATE P0001) -> (status, code, title).
+# The DETAIL raised with it is the human explanation; the part after ":" names the rule.
+RAISED_PROBLEMS: dict[str, tuple[int, str, str]] = {
+    "policy": (422, "policy-violation", "Booking policy violated"),
+    "not_found": (404, "not-found", "Not found"),
+    "unauthorized": (401, "unauthorized", "Authentication required"),
+    "forbidden": (403, "forbidden", "Forbidden"),
+    "idempotency": (422, "idempotency-key-reused", "Idempotency-Key reused"),
+    "illegal_transition": (409, "illegal-transition", "Not possible in this status"),
+}
+# SQLSTATEs that mean "someone else holds (or is taking) this slot".
+_SLOT_TAKEN = {"23P01", "40P01"}
+# lock_timeout: only book() sets one, around the Idempotency-Key claim.
+_LOCK_TIMEOUT = "55P03"
+
+_booking_json = msgspec.json.Decoder(Booking)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingAnswer:
+    booking: Booking
+    replayed: bool
+
+
+def _refusal(exc: asyncpg.PostgresError) -> Problem | None:
+    """The problem a refusal raised by our SQL functions stands for, or None."""
+    if exc.sqlstate == _LOCK_TIMEOUT:
+        return Conflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            code="idempotency-in-flight",
+            title="Request in flight",
+            headers={"Retry-After": "1"},
+        )
+    if exc.sqlstate != "P0001":
+        return None
+    message = str(exc.args[0]) if exc.args else ""
+    kind, _, rule = message.partition(":")
+    if kind not in RAISED_PROBLEMS:
+        return None
+    status, code, title = RAISED_PROBLEMS[kind]
+    detail = getattr(exc, "detail", None) or title
+    extra: dict[str, object] = {}
+    if kind == "policy":
+        extra["rule"] = rule
+    elif kind == "illegal_transition":
+        extra["current_status"] = rule
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Problem(detail, status=status, code=code, title=title, extra=extra, headers=headers)
+
+
+async def _slot_taken(
+    conn: Conn,
+    room_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    *,
+    exclude: uuid.UUID | None = None,
+) -> Conflict:
+    """409 naming the overlapping ranges (never who holds them) and up to three alternatives."""
+    taken = await queries.overlapping_slots(conn, room_id, start, end, exclude=exclude)
+    free = await queries.alternatives(conn, room_id, start, end)
+    return Conflict(
+        "This room is already booked for part of that time.",
+        code="slot-taken",
+        title="Slot taken",
+        extra={
+            "conflicts": [Interval(start=r["start"], end=r["end"]) for r in taken],
+            "alternatives": [Interval(start=r["start"], end=r["end"]) for r in free],
+        },
+    )
+
+
+def _check_range(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise Problem(
+            "end must be after start.",
+            status=422,
+            code="validation-error",
+            title="Invalid request",
+            errors=[FieldError(field="end", message="must be after start")],
+        )
+
+
+async def create_booking(
+    pool: asyncpg.Pool, citizen_id: uuid.UUID, body: BookingCreate, idempotency_key: str | None
+) -> BookingAnswer:
+    """Book in one statement; a conflict costs two more queries to explain itself."""
+    key = check_key(idempotency_key)
+    _check_range(body.start, body.end)
+    async with pool.acquire() as conn:
+        try:
+            row = await queries.book(
+                conn,
+                citizen_id=citizen_id,
+                room_id=body.room_id,
+                start=body.start,
+                end=body.end,
+                purpose=body.purpose,
+                purpose_public=body.purpose_public,
+                attendees=body.attendees,
+                idempotency_key=key,
+                request_hash=request_fingerprint(body) if key is not None else None,
+            )
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate in _SLOT_TAKEN:
+                raise await _slot_taken(conn, body.room_id, body.start, body.end) from None
+            problem = _refusal(exc)
+            if problem is None:
+                raise
+            raise problem from None
+    return BookingAnswer(booking=_booking_json.decode(row["body"]), replayed=row["replayed"])
+
+
+def _to_booking(row: asyncpg.Record, *, with_citizen: bool) -> Booking:
+    return Booking(
+        id=row["id"],
+        status=row["status"],
+        room_id=row["room_id"],
+        start=row["start"],
+        end=row["end"],
+        purpose=row["purpose"],
+        purpose_public=row["purpose_public"],
+        attendees=row["attendees"],
+        sequence=row["sequence"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        citizen_name=row["citizen_name"] if with_citizen else None,
+    )
+
+
+def _present(row: asyncpg.Record, principal: Principal) -> Booking:
+    return _to_booking(row, with_citizen=principal.manages(row["institution_id"]))
+
+
+def _visible(row: asyncpg.Record | None, principal: Principal) -> asyncpg.Record:
+    """The booking if the caller owns it or manages its room; otherwise it does not exist."""
+    if row is None or not (
+        row["citizen_id"] == principal.id or principal.manages(row["institution_id"])
+    ):
+        raise NotFound("No such booking.")
+    return row
+
+
+def _illegal(status: str, detail: str) -> Conflict:
+    return Conflict(
+        detail,
+        code="illegal-transition",
+        title="Not possible in this status",
+        extra={"current_status": status},
+    )
+
+
+async def get_booking(pool: asyncpg.Pool, principal: Principal, booking_id: uuid.UUID) -> Booking:
+    async with pool.acquire() as conn:
+        row = _visible(await queries.fetch_booking(conn, booking_id), principal)
+    return _present(row, principal)
+
+
+async def transition(
+    conn: Conn,
+    booking_id: uuid.UUID,
+    to_status: str,
+    *,
+    from_statuses: tuple[str, ...],
+    actor_id: uuid.UUID | None,
+    reason: str = "",
+    topic: str | None,
+) -> None:
+    """A status change for any caller (workers too): history, sequence bump, outbox row.
+    Raises a 409 :class:`Problem` naming the current status when the change is not allowed."""
+    try:
+        await queries.transition(
+            conn,
+            booking_id,
+            to_status,
+            from_statuses=from_statuses,
+            actor_id=actor_id,
+            reason=reason,
+            topic=topic,
+        )
+    except asyncpg.PostgresError as exc:
+        problem = _refusal(exc)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+async def _decide(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    booking_id: uuid.UUID,
+    *,
+    to_status: str,
+    topic: str,
+    reason: str,
+) -> Booking:
+    """Approve or reject: the booking's managers only, pending only, not after it ended."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = _visible(await queries.lock_booking(conn, booking_id), principal)
+        if not principal.manages(row["institution_id"]):
+            raise Forbidden("Only the room's managers decide on bookings.")
+        if row["status"] != "pending":
+            raise _illegal(row["status"], f"Only a pending booking can become {to_status}.")
+        if to_status == "confirmed" and row["end"] <= datetime.now(UTC):
+            raise _illegal(row["status"], "This booking is already over.")
+        await transition(
+            conn,
+            booking_id,
+            to_status,
+            from_statuses=("pending",),
+            actor_id=principal.id,
+            reason=reason,
+            topic=topic,
+        )
+        fresh = await queries.fetch_booking(conn, booking_id)
+    assert fresh is not None
+    return _present(fresh, principal)
+
+
+async def approve_booking(
+    pool: asyncpg.Pool, principal: Principal, booking_id: uuid.UUID
+) -> Booking:
+    return await _decide(
+        pool, principal, booking_id, to_status="confirmed", topic="booking.approved", reason=""
+    )
+
+
+async def reject_booking(
+    pool: asyncpg.Pool, principal: Principal, booking_id: uuid.UUID, reason: str
+) -> Booking:
+    return await _decide(
+        pool, principal, booking_id, to_status="rejected", topic="booking.rejected", reason=reason
+    )
+
+
+async def cancel_booking(
+    pool: asyncpg.Pool, principal: Principal, booking_id: uuid.UUID, reason: str | None
+) -> Booking:
+    """The owner before the start; the room's managers (with a reason) until the end."""
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn, conn.transaction():
+        row = _visible(await queries.lock_booking(conn, booking_id), principal)
+        owner = row["citizen_id"] == principal.id
+        manager = principal.manages(row["institution_id"])
+        if row["status"] not in ("pending", "confirmed"):
+            raise _illegal(row["status"], "Only a pending or confirmed booking can be cancelled.")
+        if row["end"] <= now:
+            raise _illegal(row["status"], "A past booking cannot be cancelled.")
+        if not manager and row["start"] <= now:
+            raise _illegal(row["status"], "A booking that has started cannot be cancelled.")
+        if manager and not owner and not reason:
+            raise Problem(
+                "Managers must give a reason when they cancel a citizen's booking.",
+                status=422,
+                code="validation-error",
+                title="Invalid request",
+                errors=[FieldError(field="reason", message="required for managers")],
+            )
+        await transition(
+            conn,
+            booking_id,
+            "cancelled",
+            from_statuses=("pending", "confirmed"),
+            actor_id=principal.id,
+            reason=reason or "",
+            topic="booking.cancelled",
+        )
+        fresh = await queries.fetch_booking(conn, booking_id)
+    assert fresh is not None
+    return _present(fresh, principal)
+
+
+async def reschedule_booking(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    booking_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+) -> Booking:
+    """Move the owner's booking atomically: on any refusal the old booking is untouched."""
+    _check_range(start, end)
+    room_id: uuid.UUID | None = None
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                row = _visible(await queries.lock_booking(conn, booking_id), principal)
+                room_id = row["room_id"]
+                if row["citizen_id"] != principal.id:
+                    raise Forbidden("Only the citizen who booked can reschedule.")
+                await queries.reschedule(conn, booking_id, principal.id, start, end)
+                fresh = await queries.fetch_booking(conn, booking_id)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate in _SLOT_TAKEN and room_id is not None:
+                raise await _slot_taken(conn, room_id, start, end, exclude=booking_id) from None
+            problem = _refusal(exc)
+            if problem is None:
+                raise
+            raise problem from None
+    assert fresh is not None
+    return _present(fresh, principal)
+
+
+def _encode_cursor(row: asyncpg.Record) -> str:
+    raw = f"{row['start'].isoformat()}|{row['id']}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        start, _, booking_id = raw.partition("|")
+        at = datetime.fromisoformat(start)
+        if at.tzinfo is None:
+            raise ValueError(cursor)
+        return at, uuid.UUID(booking_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Problem(
+            "cursor is not one this API returned.",
+            status=422,
+            code="validation-error",
+            title="Invalid request",
+            errors=[FieldError(field="cursor", message="invalid cursor")],
+        ) from None
+
+
+def _check_window(window_from: datetime | None, window_to: datetime | None) -> None:
+    for name, value in (("from", window_from), ("to", window_to)):
+        if value is not None and value.tzinfo is None:
+            raise Problem(
+                f"{name} must be an RFC 3339 time with an offset.",
+                status=422,
+                code="validation-error",
+                title="Invalid request",
+                errors=[FieldError(field=name, message="needs an offset")],
+            )
+
+
+def _page(rows: list[asyncpg.Record], limit: int, principal: Principal) -> BookingPage:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return BookingPage(
+        items=[_present(r, principal) for r in rows],
+        next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
+    )
+
+
+async def list_my_bookings(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    *,
+    status: str | None,
+    window_from: datetime | None,
+    window_to: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> BookingPage:
+    _check_window(window_from, window_to)
+    after = _decode_cursor(cursor)
+    async with pool.acquire() as conn:
+        rows = await queries.list_citizen_bookings(
+            conn,
+            principal.id,
+            status=status,
+            window_from=window_from,
+            window_to=window_to,
+            after=after,
+            limit=limit + 1,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return BookingPage(
+        items=[_to_booking(r, with_citizen=False) for r in rows],
+        next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
+    )
+
+
+async def list_institution_bookings(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    institution_id: uuid.UUID,
+    *,
+    status: str | None,
+    room_id: uuid.UUID | None,
+    window_from: datetime | None,
+    window_to: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> BookingPage:
+    """The institution's managers (and admins) only; an unknown institution is 404."""
+    _check_window(window_from, window_to)
+    after = _decode_cursor(cursor)
+    async with pool.acquire() as conn:
+        if not await queries.institution_exists(conn, institution_id):
+            raise NotFound("No such institution.")
+        if not principal.manages(institution_id):
+            raise Forbidden("Only this institution's managers see its bookings.")
+        rows = await queries.list_institution_bookings(
+            conn,
+            institution_id,
+            status=status,
+            room_id=room_id,
+            window_from=window_from,
+            window_to=window_to,
+            after=after,
+            limit=limit + 1,
+        )
+    return _page(rows, limit, principal)

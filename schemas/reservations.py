@@ -1,0 +1,117 @@
+"""Bodies of the booking endpoints (``/v1/bookings`` and the booking lists)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from schemas.common import AwareDatetime, Page, Strict
+
+__all__ = (
+    "BOOKING_STATUSES",
+    "Booking",
+    "BookingCancel",
+    "BookingConflict",
+    "BookingCreate",
+    "BookingPage",
+    "BookingReject",
+    "BookingReschedule",
+    "BookingStatus",
+    "Interval",
+)
+
+BookingStatus = Literal[
+    "pending", "confirmed", "rejected", "cancelled", "checked_in", "no_show", "completed"
+]
+BOOKING_STATUSES: tuple[str, ...] = (
+    "pending",
+    "confirmed",
+    "rejected",
+    "cancelled",
+    "checked_in",
+    "no_show",
+    "completed",
+)
+
+Purpose = Annotated[
+    str,
+    msgspec.Meta(max_length=500, description="What the room is for (at most 500 characters)"),
+]
+Reason = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=500, description="Why (at most 500 characters)"),
+]
+
+
+class BookingCreate(Strict):
+    """A request for ``[start, end)`` of one room."""
+
+    room_id: uuid.UUID
+    start: AwareDatetime
+    end: AwareDatetime
+    attendees: Annotated[int, msgspec.Meta(ge=1, le=100_000, description="People attending")]
+    purpose: Purpose = ""
+    purpose_public: bool = False
+    """Whether the purpose may appear in the room's public calendar."""
+
+
+class BookingReschedule(Strict):
+    """The new ``[start, end)`` of a booking, in the same room."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class BookingCancel(Strict):
+    """Managers must give a reason; the owner may."""
+
+    reason: Reason | None = None
+
+
+class BookingReject(Strict):
+    reason: Reason
+
+
+class Booking(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A booking as its owner or the room's managers see it. Times are RFC 3339 in UTC."""
+
+    id: uuid.UUID
+    status: BookingStatus
+    room_id: uuid.UUID
+    start: datetime
+    end: datetime
+    purpose: str
+    purpose_public: bool
+    attendees: int
+    sequence: int
+    """iCalendar SEQUENCE: grows on every change of time or status."""
+    created_at: datetime
+    updated_at: datetime
+    citizen_name: str | None = None
+    """Only for the room's managers (and admins)."""
+
+
+class BookingPage(Page):
+    items: list[Booking]
+
+
+class Interval(msgspec.Struct, kw_only=True):
+    start: datetime
+    end: datetime
+
+
+class BookingConflict(msgspec.Struct, kw_only=True):
+    """The 409 problem+json of a taken slot (documentation shape; extra problem members)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    conflicts: list[Interval]
+    """The slot-holding ranges that overlap the request (never who holds them)."""
+    alternatives: list[Interval]
+    """Up to three nearest free ranges of the same length in the same room."""
+    instance: str | None = None
