@@ -1,9 +1,484 @@
-"""HTTP handlers of this feature (thin: parse, call the service, shape the answer)."""
+"""HTTP handlers of the catalogue (thin: parse, call the service, shape the answer)."""
 
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post, put
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
-__all__ = ("ROUTES",)
+from booking.availability.service import validate_window
+from booking.catalogue import service
+from booking.catalogue.queries import RoomSearch
+from booking.deps import AdminUser, CurrentUser, DbPool, MaybeUser
+from booking.errors import PROBLEM_MEDIA_TYPE
+from schemas.catalogue import (
+    AMENITIES,
+    INSTITUTION_KINDS,
+    ROOM_KINDS,
+    Closure,
+    ClosureCreate,
+    Institution,
+    InstitutionCreate,
+    InstitutionPage,
+    InstitutionPatch,
+    Room,
+    RoomCreate,
+    RoomPage,
+    RoomPatch,
+    WeeklyWindow,
+    WeeklyWindowIn,
+)
+from schemas.common import ProblemDetails
 
-ROUTES: list[ControllerRouterHandler] = []
+__all__ = (
+    "ROUTES",
+    "ClosureController",
+    "InstitutionController",
+    "RoomController",
+    "parse_instant",
+)
+
+_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
+
+
+def problems(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem+json answers a handler can give."""
+    meaning = {
+        401: "No or invalid access token",
+        403: "Signed in, but this role may not do this",
+        404: "No such object, or the caller may not see it",
+        422: "Invalid input; `errors` names the field",
+    }
+    return {
+        code: ResponseSpec(
+            data_container=ProblemDetails, description=meaning[code], media_type=PROBLEM_MEDIA_TYPE
+        )
+        for code in codes
+    }
+
+
+_LOCAL_OFFSET_WITHOUT_PLUS = re.compile(r" (\d{2}:?\d{2})$")
+PageLimit = Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE, description="page size")]
+
+
+def parse_instant(value: str | None, field: str) -> datetime | None:
+    """An RFC 3339 time from a query string; a ``+`` decoded as a space is put back."""
+    if value is None:
+        return None
+    text = _LOCAL_OFFSET_WITHOUT_PLUS.sub(r"+\1", value.strip())
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise service.invalid(field, "not an RFC 3339 date-time") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise service.invalid(field, "needs an offset, e.g. 2026-12-05T19:00:00+09:00")
+    return moment
+
+
+def _choice(value: str | None, field: str, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value not in allowed:
+        raise service.invalid(field, f"unknown value {value!r}; one of: {', '.join(allowed)}")
+    return value
+
+
+_INSTITUTION_EXAMPLE = {
+    "name": "망원1동 주민센터",
+    "kind": "community_center",
+    "region": "서울특별시",
+    "district": "마포구",
+    "address": "서울특별시 마포구 월드컵로 1",
+    "latitude": 37.5556,
+    "longitude": 126.902,
+    "phone": "02-3153-6600",
+    "timezone": "Asia/Seoul",
+}
+_ROOM_EXAMPLE = {
+    "name": "3층 다목적회의실",
+    "name_en": "Multipurpose room, 3F",
+    "kind": "multipurpose_room",
+    "capacity": 20,
+    "area_m2": 56,
+    "floor": "3",
+    "amenities": ["projector", "whiteboard", "desks", "chairs"],
+    "accessibility": ["elevator", "accessible_toilet"],
+    "policy": {"slot_minutes": 30, "min_minutes": 60, "max_minutes": 180},
+}
+
+
+class InstitutionController(Controller):
+    """Public bodies that manage rooms. Appointing managers lives in the accounts feature."""
+
+    path = "/v1/institutions"
+    tags = ["catalogue"]
+
+    @post(
+        "/",
+        operation_id="createInstitution",
+        responses=problems(401, 403, 422),
+        summary="Create an institution (admin)",
+        status_code=HTTP_201_CREATED,
+        security=_SECURITY,
+    )
+    async def create(
+        self,
+        pool: DbPool,
+        admin: AdminUser,
+        data: Annotated[
+            InstitutionCreate,
+            Body(examples=[Example(summary="a dong community centre", value=_INSTITUTION_EXAMPLE)]),
+        ],
+    ) -> Institution:
+        return await service.create_institution(pool, data)
+
+    @get(
+        "/",
+        operation_id="listInstitutions",
+        responses=problems(422),
+        summary="List institutions, filtered by region, district and kind (keyset pages)",
+    )
+    async def list_(
+        self,
+        pool: DbPool,
+        region: FromQuery[str | None] = None,
+        district: FromQuery[str | None] = None,
+        kind: Annotated[
+            str | None, QueryParameter(description=f"one of {', '.join(INSTITUTION_KINDS)}")
+        ] = None,
+        limit: PageLimit = 20,
+        cursor: Annotated[
+            str | None, QueryParameter(description="next_cursor of the previous page")
+        ] = None,
+    ) -> InstitutionPage:
+        return await service.list_institutions(
+            pool,
+            region=region,
+            district=district,
+            kind=_choice(kind, "kind", INSTITUTION_KINDS),
+            cursor=cursor,
+            limit=limit,
+        )
+
+    @get(
+        "/{institution_id:uuid}",
+        operation_id="getInstitution",
+        responses=problems(404),
+        summary="Read an institution",
+    )
+    async def read(self, pool: DbPool, institution_id: FromPath[uuid.UUID]) -> Institution:
+        return await service.get_institution(pool, institution_id)
+
+    @patch(
+        "/{institution_id:uuid}",
+        operation_id="updateInstitution",
+        responses=problems(401, 403, 404, 422),
+        summary="Edit an institution (its managers, admin; kind/region/district/timezone admin only)",
+        security=_SECURITY,
+    )
+    async def update(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        institution_id: FromPath[uuid.UUID],
+        data: Annotated[
+            InstitutionPatch,
+            Body(examples=[Example(summary="new phone", value={"phone": "02-3153-6601"})]),
+        ],
+    ) -> Institution:
+        return await service.patch_institution(pool, principal, institution_id, data)
+
+    @post(
+        "/{institution_id:uuid}/rooms",
+        operation_id="createRoom",
+        responses=problems(401, 403, 404, 422),
+        summary="Publish a room of this institution (its managers, admin; fee admin only)",
+        status_code=HTTP_201_CREATED,
+        security=_SECURITY,
+    )
+    async def create_room(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        institution_id: FromPath[uuid.UUID],
+        data: Annotated[
+            RoomCreate, Body(examples=[Example(summary="a meeting room", value=_ROOM_EXAMPLE)])
+        ],
+    ) -> Room:
+        return await service.create_room(pool, principal, institution_id, data)
+
+
+class RoomController(Controller):
+    """Rooms: search, read, edit, and their weekly windows."""
+
+    path = "/v1/rooms"
+    tags = ["catalogue"]
+
+    @get(
+        "/",
+        operation_id="searchRooms",
+        responses=problems(422),
+        summary="Search rooms by place, size, equipment, free time and distance (keyset pages)",
+        description=(
+            "With `free_from`/`free_to`, only rooms whose free time contains the whole range (and "
+            "that can be booked then: after the lead time, within the horizon). With `near`, "
+            "results are ordered by distance and carry `distance_km`."
+        ),
+    )
+    async def search(
+        self,
+        pool: DbPool,
+        region: FromQuery[str | None] = None,
+        district: FromQuery[str | None] = None,
+        kind: Annotated[
+            str | None, QueryParameter(description=f"one of {', '.join(ROOM_KINDS)}")
+        ] = None,
+        min_capacity: FromQuery[int | None] = None,
+        amenity: Annotated[
+            list[str] | None,
+            QueryParameter(description=f"repeatable; all must be present: {', '.join(AMENITIES)}"),
+        ] = None,
+        free_from: Annotated[str | None, QueryParameter(description="RFC 3339 with offset")] = None,
+        free_to: Annotated[str | None, QueryParameter(description="RFC 3339 with offset")] = None,
+        near: Annotated[str | None, QueryParameter(description="`<lat>,<lon>`")] = None,
+        radius_km: Annotated[
+            float | None, QueryParameter(description="default 5 km with `near`")
+        ] = None,
+        q: Annotated[
+            str | None, QueryParameter(description="matches room and institution names")
+        ] = None,
+        limit: PageLimit = 20,
+        cursor: Annotated[
+            str | None, QueryParameter(description="next_cursor of the previous page")
+        ] = None,
+    ) -> RoomPage:
+        search = _room_search(
+            region=region,
+            district=district,
+            kind=kind,
+            min_capacity=min_capacity,
+            amenity=amenity or [],
+            free_from=free_from,
+            free_to=free_to,
+            near=near,
+            radius_km=radius_km,
+            q=q,
+            limit=limit,
+        )
+        return await service.search_rooms(pool, search, cursor)
+
+    @get("/{room_id:uuid}", operation_id="getRoom", responses=problems(404), summary="Read a room")
+    async def read(
+        self, pool: DbPool, maybe_principal: MaybeUser, room_id: FromPath[uuid.UUID]
+    ) -> Room:
+        return await service.get_room(pool, maybe_principal, room_id)
+
+    @patch(
+        "/{room_id:uuid}",
+        operation_id="updateRoom",
+        responses=problems(401, 403, 404, 422),
+        summary="Edit or deactivate a room (its managers, admin; fee admin only)",
+        security=_SECURITY,
+    )
+    async def update(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        room_id: FromPath[uuid.UUID],
+        data: Annotated[
+            RoomPatch,
+            Body(
+                examples=[
+                    Example(summary="deactivate", value={"active": False}),
+                    Example(
+                        summary="bigger", value={"capacity": 30, "policy": {"max_minutes": 180}}
+                    ),
+                ]
+            ),
+        ],
+    ) -> Room:
+        return await service.patch_room(pool, principal, room_id, data)
+
+    @put(
+        "/{room_id:uuid}/availability-rules",
+        operation_id="replaceAvailabilityRules",
+        responses=problems(401, 403, 404, 422),
+        summary="Replace the room's weekly windows (local time; overlapping windows merge)",
+        security=_SECURITY,
+    )
+    async def replace_rules(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        room_id: FromPath[uuid.UUID],
+        data: Annotated[
+            list[WeeklyWindowIn],
+            Body(
+                examples=[
+                    Example(
+                        summary="weeknights and weekend days",
+                        value=[
+                            {
+                                "days": ["mon", "tue", "wed", "thu", "fri"],
+                                "start": "19:00",
+                                "end": "22:00",
+                            },
+                            {"days": ["sat", "sun"], "start": "09:00", "end": "18:00"},
+                        ],
+                    )
+                ]
+            ),
+        ],
+    ) -> list[WeeklyWindow]:
+        return await service.replace_rules(pool, principal, room_id, data)
+
+    @get(
+        "/{room_id:uuid}/availability-rules",
+        operation_id="getAvailabilityRules",
+        responses=problems(404),
+        summary="The room's weekly windows",
+    )
+    async def rules(
+        self, pool: DbPool, maybe_principal: MaybeUser, room_id: FromPath[uuid.UUID]
+    ) -> list[WeeklyWindow]:
+        return await service.get_rules(pool, maybe_principal, room_id)
+
+
+class ClosureController(Controller):
+    """One-off closures of a room (its managers and admins)."""
+
+    path = "/v1/rooms/{room_id:uuid}/closures"
+    tags = ["catalogue"]
+    security = _SECURITY
+
+    @post(
+        "/",
+        operation_id="createClosure",
+        responses=problems(401, 403, 404, 422),
+        summary="Close the room for a range",
+        status_code=HTTP_201_CREATED,
+    )
+    async def create(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        room_id: FromPath[uuid.UUID],
+        data: Annotated[
+            ClosureCreate,
+            Body(
+                examples=[
+                    Example(
+                        summary="maintenance",
+                        value={
+                            "start": "2026-12-24T00:00:00+09:00",
+                            "end": "2026-12-26T00:00:00+09:00",
+                            "reason": "바닥 공사",
+                        },
+                    )
+                ]
+            ),
+        ],
+    ) -> Closure:
+        return await service.create_closure(pool, principal, room_id, data)
+
+    @get(
+        "/",
+        operation_id="listClosures",
+        responses=problems(401, 403, 404),
+        summary="The room's closures",
+    )
+    async def list_(
+        self, pool: DbPool, principal: CurrentUser, room_id: FromPath[uuid.UUID]
+    ) -> list[Closure]:
+        return await service.list_closures(pool, principal, room_id)
+
+    @delete(
+        "/{closure_id:uuid}",
+        operation_id="deleteClosure",
+        responses=problems(401, 403, 404),
+        summary="Reopen: remove a closure",
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def remove(
+        self,
+        pool: DbPool,
+        principal: CurrentUser,
+        room_id: FromPath[uuid.UUID],
+        closure_id: FromPath[uuid.UUID],
+    ) -> None:
+        await service.delete_closure(pool, principal, room_id, closure_id)
+
+
+def _room_search(
+    *,
+    region: str | None,
+    district: str | None,
+    kind: str | None,
+    min_capacity: int | None,
+    amenity: list[str],
+    free_from: str | None,
+    free_to: str | None,
+    near: str | None,
+    radius_km: float | None,
+    q: str | None,
+    limit: int,
+) -> RoomSearch:
+    """Validate the query string into a RoomSearch, naming the first bad parameter."""
+    amenities = [a.strip() for item in amenity for a in item.split(",") if a.strip()]
+    for name in amenities:
+        _choice(name, "amenity", AMENITIES)
+    if min_capacity is not None and min_capacity <= 0:
+        raise service.invalid("min_capacity", "must be a positive number of people")
+    if region is not None and district is not None:
+        service.validate_district(region, district)
+    start = parse_instant(free_from, "free_from")
+    end = parse_instant(free_to, "free_to")
+    if start is not None or end is not None:
+        start, end = validate_window(start, end, start_field="free_from", end_field="free_to")
+    point: tuple[float, float] | None = None
+    if near is not None:
+        point = _parse_point(near)
+    if radius_km is not None:
+        if point is None:
+            raise service.invalid("radius_km", "only meaningful with near")
+        if not 0 < radius_km <= 100:
+            raise service.invalid("radius_km", "must be more than 0 and at most 100")
+    if q is not None:
+        q = q.strip()
+        if not q or len(q) > 100:
+            raise service.invalid("q", "must be 1 to 100 characters")
+    return RoomSearch(
+        region=region,
+        district=district,
+        kind=_choice(kind, "kind", ROOM_KINDS),
+        min_capacity=min_capacity,
+        amenities=sorted(set(amenities)),
+        free_from=start,
+        free_to=end,
+        near=point,
+        radius_km=radius_km,
+        q=q,
+        limit=limit,
+    )
+
+
+def _parse_point(near: str) -> tuple[float, float]:
+    parts = near.split(",")
+    try:
+        lat, lon = (float(p) for p in parts)
+    except ValueError:
+        raise service.invalid("near", "expected <lat>,<lon> in decimal degrees") from None
+    if not -90 <= lat <= 90:
+        raise service.invalid("near", "latitude out of range (-90..90)")
+    if not -180 <= lon <= 180:
+        raise service.invalid("near", "longitude out of range (-180..180)")
+    return lat, lon
+
+
+ROUTES: list[ControllerRouterHandler] = [InstitutionController, RoomController, ClosureController]

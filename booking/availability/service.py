@@ -1,0 +1,74 @@
+"""Free time of a room: validated window, clipped to the booking horizon, computed in Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from booking.accounts.auth import Principal
+from booking.availability import queries
+from booking.catalogue.service import invalid
+from booking.errors import NotFound
+from schemas.availability import FreeInterval, RoomAvailability
+
+__all__ = ("MAX_SPAN", "free_time", "to_local", "validate_window")
+
+MAX_SPAN = timedelta(days=93)
+
+
+def to_local(moment: datetime, timezone: str) -> datetime:
+    """The one conversion from an absolute time to an institution's local wall clock."""
+    return moment.astimezone(ZoneInfo(timezone))
+
+
+def validate_window(
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    start_field: str = "from",
+    end_field: str = "to",
+    max_span: timedelta | None = MAX_SPAN,
+) -> tuple[datetime, datetime]:
+    """Both ends present, with offsets, in order and (optionally) at most ``max_span`` apart."""
+    if start is None:
+        raise invalid(start_field, "required (RFC 3339 with an offset)")
+    if end is None:
+        raise invalid(end_field, "required (RFC 3339 with an offset)")
+    for name, value in ((start_field, start), (end_field, end)):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise invalid(name, "needs an offset, e.g. 2026-12-05T19:00:00+09:00")
+    if end <= start:
+        raise invalid(end_field, f"must be after {start_field}")
+    if max_span is not None and end - start > max_span:
+        raise invalid(end_field, f"the span may be at most {max_span.days} days")
+    return start, end
+
+
+async def free_time(
+    pool: asyncpg.Pool,
+    principal: Principal | None,
+    room_id: uuid.UUID,
+    start: datetime | None,
+    end: datetime | None,
+) -> RoomAvailability:
+    start, end = validate_window(start, end)
+    async with pool.acquire() as conn:
+        room = await queries.fetch_bookable_window(conn, room_id, start, end)
+        if room is None or not (
+            room["active"] or (principal is not None and principal.manages(room["institution_id"]))
+        ):
+            raise NotFound("No such room.")
+        lo: datetime = room["lo"]
+        hi: datetime = room["hi"]
+        pieces = await queries.fetch_free_intervals(conn, room_id, lo, hi) if lo < hi else []
+    tz: str = room["timezone"]
+    return RoomAvailability(
+        room_id=room_id,
+        from_=to_local(start, tz),
+        to=to_local(end, tz),
+        timezone=tz,
+        free=[FreeInterval(start=to_local(s, tz), end=to_local(e, tz)) for s, e in pieces],
+    )

@@ -1,0 +1,22 @@
+"""Demo catalogue: the Seoul rows of the bundled national open-data file, into an empty catalogue."""
+
+from __future__ import annotations
+
+from booking.catalogue.importer import SEOUL, import_file
+from booking.db import Conn
+from booking.settings import REPO_ROOT
+
+__all__ = ("DEMO_DATA", "import_demo_catalogue")
+
+DEMO_DATA = REPO_ROOT / "data" / "public-facilities" / "national-standard-2022.csv"
+
+
+async def import_demo_catalogue(conn: Conn) -> str:
+    """Import the Seoul rooms unless the catalogue already has an institution; one-line summary."""
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM institutions)"):
+        return "catalogue: not empty, demo import skipped"
+    report = await import_file(conn, DEMO_DATA, region=SEOUL)
+    return (
+        f"catalogue: {report.rooms_created} rooms of {report.institutions_created} Seoul "
+        f"institutions imported from {DEMO_DATA.name} ({sum(report.skipped.values())} rows skipped)"
+    )

@@ -1,0 +1,509 @@
+"""SQL of the catalogue; every function takes the connection it runs on.
+
+Search builds its WHERE clause from fixed fragments so each combination of filters gets its own
+plan; values are always ``$n`` parameters, never formatted into the text.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+import asyncpg
+
+from booking.db import Conn
+
+__all__ = (
+    "INSTITUTION_COLUMNS",
+    "ROOM_COLUMNS",
+    "InstitutionValues",
+    "RoomSearch",
+    "RoomValues",
+    "RuleValues",
+    "delete_closure",
+    "fetch_closures",
+    "fetch_institution",
+    "fetch_room",
+    "fetch_rules",
+    "insert_closure",
+    "insert_institution",
+    "insert_room",
+    "list_institutions",
+    "lock_institution",
+    "lock_room",
+    "replace_rules",
+    "search_rooms",
+    "update_institution",
+    "update_room",
+)
+
+
+@dataclass(slots=True)
+class InstitutionValues:
+    """Every writable column of ``institutions``."""
+
+    name: str
+    kind: str
+    region: str
+    district: str
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    phone: str | None
+    homepage: str | None
+    timezone: str
+    closed_on_holidays: bool
+    source_key: str | None = None
+
+
+INSTITUTION_COLUMNS = (
+    "name",
+    "kind",
+    "region",
+    "district",
+    "address",
+    "latitude",
+    "longitude",
+    "phone",
+    "homepage",
+    "timezone",
+    "closed_on_holidays",
+)
+
+
+@dataclass(slots=True)
+class RoomValues:
+    """Every writable column of ``rooms`` (fee columns in the open-data shape)."""
+
+    name: str
+    name_en: str | None
+    kind: str
+    capacity: int
+    area_m2: Decimal | None
+    floor: str | None
+    amenities: list[str]
+    accessibility: list[str]
+    photos: list[str]
+    fee_krw: int | None
+    fee_base_hours: Decimal | None
+    overtime_unit_hours: Decimal | None
+    overtime_fee_krw: int | None
+    slot_minutes: int
+    min_minutes: int
+    max_minutes: int
+    lead_minutes: int
+    horizon_days: int
+    requires_approval: bool
+    max_active_per_citizen: int
+    closed_on_holidays: bool
+    active: bool
+    note: str | None
+    source_key: str | None = None
+
+
+ROOM_COLUMNS = (
+    "name",
+    "name_en",
+    "kind",
+    "capacity",
+    "area_m2",
+    "floor",
+    "amenities",
+    "accessibility",
+    "photos",
+    "fee_krw",
+    "fee_base_hours",
+    "overtime_unit_hours",
+    "overtime_fee_krw",
+    "slot_minutes",
+    "min_minutes",
+    "max_minutes",
+    "lead_minutes",
+    "horizon_days",
+    "requires_approval",
+    "max_active_per_citizen",
+    "closed_on_holidays",
+    "active",
+    "note",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleValues:
+    """One weekly window: ISO weekdays, "HH:MM" start and end (end may be "24:00")."""
+
+    days: tuple[int, ...]
+    start: str
+    end: str
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+
+# --- institutions -----------------------------------------------------------------------------
+
+
+async def insert_institution(conn: Conn, values: InstitutionValues) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO institutions (name, kind, region, district, address, latitude, longitude,
+                                  phone, homepage, timezone, closed_on_holidays, source_key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        RETURNING *
+        """,
+        values.name,
+        values.kind,
+        values.region,
+        values.district,
+        values.address,
+        values.latitude,
+        values.longitude,
+        values.phone,
+        values.homepage,
+        values.timezone,
+        values.closed_on_holidays,
+        values.source_key,
+    )
+    assert row is not None
+    return row
+
+
+async def fetch_institution(conn: Conn, institution_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM institutions WHERE id = $1", institution_id)
+
+
+async def lock_institution(conn: Conn, institution_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM institutions WHERE id = $1 FOR UPDATE", institution_id
+    )
+
+
+async def update_institution(
+    conn: Conn, institution_id: uuid.UUID, values: InstitutionValues
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """
+        UPDATE institutions
+        SET name = $2, kind = $3, region = $4, district = $5, address = $6, latitude = $7,
+            longitude = $8, phone = $9, homepage = $10, timezone = $11,
+            closed_on_holidays = $12, updated_at = now()
+        WHERE id = $1
+        RETURNING *
+        """,
+        institution_id,
+        values.name,
+        values.kind,
+        values.region,
+        values.district,
+        values.address,
+        values.latitude,
+        values.longitude,
+        values.phone,
+        values.homepage,
+        values.timezone,
+        values.closed_on_holidays,
+    )
+    assert row is not None
+    return row
+
+
+async def list_institutions(
+    conn: Conn,
+    *,
+    region: str | None,
+    district: str | None,
+    kind: str | None,
+    after: tuple[str, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """One page ordered by (name, id), starting after the keyset ``after``."""
+    return await conn.fetch(
+        """
+        SELECT * FROM institutions
+        WHERE ($1::text IS NULL OR region = $1)
+          AND ($2::text IS NULL OR district = $2)
+          AND ($3::text IS NULL OR kind = $3)
+          AND ($4::text IS NULL OR (name, id) > ($4, $5::uuid))
+        ORDER BY name, id
+        LIMIT $6
+        """,
+        region,
+        district,
+        kind,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+# --- rooms --------------------------------------------------------------------------------------
+
+_ROOM_SELECT = """
+    SELECT r.*, i.name AS institution_name, i.region, i.district, i.address, i.latitude,
+           i.longitude, i.timezone
+    FROM rooms r JOIN institutions i ON i.id = r.institution_id
+"""
+
+
+async def insert_room(conn: Conn, institution_id: uuid.UUID, values: RoomValues) -> uuid.UUID:
+    room_id: uuid.UUID = await conn.fetchval(
+        """
+        INSERT INTO rooms (institution_id, name, name_en, kind, capacity, area_m2, floor,
+                           amenities, accessibility, photos, fee_krw, fee_base_hours,
+                           overtime_unit_hours, overtime_fee_krw, slot_minutes, min_minutes,
+                           max_minutes, lead_minutes, horizon_days, requires_approval,
+                           max_active_per_citizen, closed_on_holidays, active, note, source_key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18, $19, $20, $21, $22, $23, $24, $25)
+        RETURNING id
+        """,
+        institution_id,
+        *_room_params(values),
+        values.source_key,
+    )
+    return room_id
+
+
+def _room_params(values: RoomValues) -> tuple[object, ...]:
+    return tuple(getattr(values, name) for name in ROOM_COLUMNS)
+
+
+async def fetch_room(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(_ROOM_SELECT + " WHERE r.id = $1", room_id)
+
+
+async def lock_room(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(_ROOM_SELECT + " WHERE r.id = $1 FOR UPDATE OF r", room_id)
+
+
+async def update_room(conn: Conn, room_id: uuid.UUID, values: RoomValues) -> None:
+    assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(ROOM_COLUMNS, start=2))
+    await conn.execute(
+        f"UPDATE rooms SET {assignments}, updated_at = now() WHERE id = $1",  # noqa: S608 - fixed column names
+        room_id,
+        *_room_params(values),
+    )
+
+
+# --- weekly windows -----------------------------------------------------------------------------
+
+
+async def replace_rules(conn: Conn, room_id: uuid.UUID, rules: list[RuleValues]) -> None:
+    await conn.execute("DELETE FROM availability_rules WHERE room_id = $1", room_id)
+    await conn.executemany(
+        """
+        INSERT INTO availability_rules (room_id, days, start_time, end_time, valid_from, valid_until)
+        VALUES ($1, $2, $3::text::time, $4::text::time, $5, $6)
+        """,
+        [(room_id, list(r.days), r.start, r.end, r.valid_from, r.valid_until) for r in rules],
+    )
+
+
+async def fetch_rules(conn: Conn, room_id: uuid.UUID) -> list[RuleValues]:
+    rows = await conn.fetch(
+        """
+        SELECT days, to_char(start_time, 'HH24:MI') AS start, to_char(end_time, 'HH24:MI') AS end,
+               valid_from, valid_until
+        FROM availability_rules WHERE room_id = $1
+        ORDER BY start_time, end_time, days, valid_from NULLS FIRST, valid_until NULLS FIRST
+        """,
+        room_id,
+    )
+    return [
+        RuleValues(
+            days=tuple(sorted(r["days"])),
+            start=r["start"],
+            end=r["end"],
+            valid_from=r["valid_from"],
+            valid_until=r["valid_until"],
+        )
+        for r in rows
+    ]
+
+
+# --- closures -----------------------------------------------------------------------------------
+
+
+async def insert_closure(
+    conn: Conn,
+    room_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    created_by: uuid.UUID | None,
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO closures (room_id, during, reason, created_by)
+        VALUES ($1, tstzrange($2, $3, '[)'), $4, $5)
+        RETURNING id, room_id, lower(during) AS start, upper(during) AS "end", reason
+        """,
+        room_id,
+        start,
+        end,
+        reason,
+        created_by,
+    )
+    assert row is not None
+    return row
+
+
+async def fetch_closures(conn: Conn, room_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT id, room_id, lower(during) AS start, upper(during) AS "end", reason
+        FROM closures WHERE room_id = $1 ORDER BY lower(during), id
+        """,
+        room_id,
+    )
+
+
+async def delete_closure(conn: Conn, room_id: uuid.UUID, closure_id: uuid.UUID) -> bool:
+    deleted = await conn.fetchval(
+        "DELETE FROM closures WHERE id = $1 AND room_id = $2 RETURNING id", closure_id, room_id
+    )
+    return deleted is not None
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RoomSearch:
+    """Filters of GET /v1/rooms, already validated."""
+
+    region: str | None = None
+    district: str | None = None
+    kind: str | None = None
+    min_capacity: int | None = None
+    amenities: list[str] = field(default_factory=list)
+    free_from: datetime | None = None
+    free_to: datetime | None = None
+    near: tuple[float, float] | None = None
+    radius_km: float | None = None
+    q: str | None = None
+    after_name: tuple[str, str, uuid.UUID] | None = None
+    after_distance: tuple[float, uuid.UUID] | None = None
+    limit: int = 20
+
+
+_KM_PER_DEGREE_LAT = 111.2
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_sql(search: RoomSearch) -> tuple[str, list[object]]:
+    """The search statement and its parameters (also used by the benchmark for EXPLAIN)."""
+    params: list[object] = []
+
+    def param(value: object) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    where = ["r.active"]
+    distance = "NULL::double precision"
+    if search.region is not None:
+        where.append(f"i.region = {param(search.region)}")
+    if search.district is not None:
+        where.append(f"i.district = {param(search.district)}")
+    if search.kind is not None:
+        where.append(f"r.kind = {param(search.kind)}")
+    if search.min_capacity is not None:
+        where.append(f"r.capacity >= {param(search.min_capacity)}")
+    if search.amenities:
+        where.append(f"r.amenities @> {param(search.amenities)}::text[]")
+    if search.q is not None:
+        pattern = param(_like_pattern(search.q))
+        where.append(f"(r.name ILIKE {pattern} OR i.name ILIKE {pattern})")
+    if search.near is not None:
+        lat, lon = search.near
+        radius = search.radius_km if search.radius_km is not None else 5.0
+        p_lat, p_lon, p_radius = param(lat), param(lon), param(radius)
+        # Bounding box first (index on institutions (latitude, longitude)), then haversine.
+        dlat = radius / _KM_PER_DEGREE_LAT
+        p_dlat = param(dlat)
+        p_dlon = param(dlat / max(0.01, _cos_deg(lat)))
+        where.append(
+            f"i.latitude BETWEEN {p_lat}::float8 - {p_dlat}::float8 AND {p_lat}::float8 + {p_dlat}::float8"
+        )
+        where.append(
+            f"i.longitude BETWEEN {p_lon}::float8 - {p_dlon}::float8 AND {p_lon}::float8 + {p_dlon}::float8"
+        )
+        distance = f"haversine_km({p_lat}::float8, {p_lon}::float8, i.latitude, i.longitude)"
+        where.append(f"{distance} <= {p_radius}::float8")
+    if search.free_from is not None and search.free_to is not None:
+        p_from, p_to = param(search.free_from), param(search.free_to)
+        where += _entirely_free(f"{p_from}::timestamptz", f"{p_to}::timestamptz")
+    if search.near is not None:
+        if search.after_distance is not None:
+            d, rid = search.after_distance
+            where.append(f"({distance}, r.id) > ({param(d)}::float8, {param(rid)}::uuid)")
+        order = "distance_km, id"
+    else:
+        if search.after_name is not None:
+            iname, rname, rid = search.after_name
+            where.append(
+                f"(i.name, r.name, r.id) > ({param(iname)}::text, {param(rname)}::text, {param(rid)}::uuid)"
+            )
+        order = "institution_name, name, id"
+    select = _ROOM_SELECT.replace("SELECT r.*,", f"SELECT r.*, {distance} AS distance_km,", 1)
+    conditions = " AND ".join(where)
+    limit = param(search.limit + 1)
+    sql = f"SELECT * FROM ({select} WHERE {conditions}) AS found ORDER BY {order} LIMIT {limit}"  # noqa: S608 - fixed fragments; values are $n parameters
+    return sql, params
+
+
+# "Room r (of institution i) can be booked for all of [__FROM__, __TO__)": the same rules as
+# room_free_time(r.id, window) @> window plus lead time and horizon, written as correlated
+# conditions so the planner evaluates them per candidate row. Calling the SQL function once per
+# room costs about a millisecond of executor set-up each, which a district search cannot afford;
+# tests/catalogue pin that both agree. __FROM__ and __TO__ become parameter numbers.
+_ENTIRELY_FREE = (
+    "__FROM__ >= now() + r.lead_minutes * interval '1 minute'",
+    "__TO__ <= now() + r.horizon_days * interval '1 day'",
+    """NOT EXISTS (SELECT 1 FROM bookings b
+                   WHERE b.room_id = r.id AND b.during && tstzrange(__FROM__, __TO__, '[)')
+                     AND b.status IN ('pending', 'confirmed', 'checked_in'))""",
+    """NOT EXISTS (SELECT 1 FROM closures c
+                   WHERE c.room_id = r.id AND c.during && tstzrange(__FROM__, __TO__, '[)'))""",
+    """NOT ((r.closed_on_holidays OR i.closed_on_holidays) AND EXISTS (
+           SELECT 1 FROM public_holidays h
+           WHERE h.country = 'KR'
+             AND h.day BETWEEN (__FROM__ AT TIME ZONE i.timezone)::date
+                           AND ((__TO__ - interval '1 microsecond') AT TIME ZONE i.timezone)::date))""",
+    """(SELECT range_agg(tstzrange(o.lo, o.hi, '[)'))
+        FROM (SELECT (g.day + ar.start_time) AT TIME ZONE i.timezone AS lo,
+                     (g.day + ar.end_time
+                        + CASE WHEN ar.end_time <= ar.start_time THEN interval '1 day'
+                               ELSE interval '0' END) AT TIME ZONE i.timezone AS hi
+              FROM availability_rules ar,
+                   LATERAL (SELECT d::date AS day
+                            FROM generate_series((__FROM__ AT TIME ZONE i.timezone)::date - 1,
+                                                 ((__TO__ - interval '1 microsecond')
+                                                    AT TIME ZONE i.timezone)::date,
+                                                 interval '1 day') AS d) AS g
+              WHERE ar.room_id = r.id
+                AND extract(isodow FROM g.day)::smallint = ANY (ar.days)
+                AND (ar.valid_from IS NULL OR g.day >= ar.valid_from)
+                AND (ar.valid_until IS NULL OR g.day <= ar.valid_until)) AS o
+        WHERE o.lo < o.hi) @> tstzrange(__FROM__, __TO__, '[)')""",
+)
+
+
+def _entirely_free(start: str, end: str) -> list[str]:
+    return [c.replace("__FROM__", start).replace("__TO__", end) for c in _ENTIRELY_FREE]
+
+
+def _cos_deg(degrees: float) -> float:
+    return math.cos(math.radians(degrees))
+
+
+async def search_rooms(conn: Conn, search: RoomSearch) -> list[asyncpg.Record]:
+    """Up to ``limit + 1`` matching rooms (the extra one tells the caller there is a next page)."""
+    sql, params = search_sql(search)
+    return await conn.fetch(sql, *params)
