@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -102,6 +103,15 @@ IfModifiedSince = Annotated[
 ]
 
 
+def _per_method(name: str) -> Callable[[Any, Any, Any], str]:
+    """Feeds answer GET and HEAD; OpenAPI needs one operation id per method."""
+
+    def operation_id(_handler: Any, method: Any, _path: Any) -> str:
+        return name if method == HttpMethod.GET else f"head{name[3:]}"
+
+    return operation_id
+
+
 def _window(from_: str | None, to: str | None) -> service.FeedWindow:
     return service.feed_window(
         datetime.now(UTC), parse_instant(from_, "from"), parse_instant(to, "to")
@@ -129,7 +139,7 @@ class RoomFeedController(Controller):
     @route(
         "/",
         http_method=_FEED_METHODS,
-        operation_id="getRoomCalendar",
+        operation_id=_per_method("getRoomCalendar"),
         summary="Public busy feed of a room (no personal data)",
         description=_FEED_DESCRIPTION
         + " Each booking is a busy block `Reserved / 예약됨` (or its purpose, if the booker "
@@ -169,7 +179,7 @@ class InstitutionFeedController(Controller):
     @route(
         "/",
         http_method=_FEED_METHODS,
-        operation_id="getInstitutionCalendar",
+        operation_id=_per_method("getInstitutionCalendar"),
         summary="Public busy feed of every room of an institution (the room as LOCATION)",
         description=_FEED_DESCRIPTION,
         responses={
@@ -207,7 +217,7 @@ class PrivateFeedController(Controller):
     @route(
         "/{feed:str}",
         http_method=_FEED_METHODS,
-        operation_id="getPrivateCalendar",
+        operation_id=_per_method("getPrivateCalendar"),
         summary="Private feed behind a secret URL: own bookings, plus managed institutions' ones",
         description=_FEED_DESCRIPTION
         + " The path is `<token>.ics` from `GET /v1/me/calendar`. A citizen sees their own "
@@ -300,7 +310,7 @@ class BookingEventController(Controller):
     @route(
         "/",
         http_method=_FEED_METHODS,
-        operation_id="getBookingEvent",
+        operation_id=_per_method("getBookingEvent"),
         summary="One booking as an .ics file, for 'add to calendar' (its citizen, its managers)",
         description="The same UID, SEQUENCE and details as in the private feed.",
         responses={

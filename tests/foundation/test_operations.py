@@ -160,7 +160,20 @@ async def test_metrics_count_requests_by_route(client: AsyncTestClient[Litestar]
 async def test_openapi_is_served_with_interactive_docs(client: AsyncTestClient[Litestar]) -> None:
     spec = await client.get("/schema/openapi.json")
     assert spec.status_code == 200
-    assert spec.json()["openapi"].startswith("3.1")
+    document = spec.json()
+    assert document["openapi"].startswith("3.1")
+    operations = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict)
+    ]
+    assert len(operations) > 30
+    for path, method, operation in operations:
+        assert operation.get("operationId"), (path, method)
+        assert operation.get("summary"), (path, method)
+    ids = [operation["operationId"] for _, _, operation in operations]
+    assert len(ids) == len(set(ids))
     docs = await client.get("/schema")
     assert docs.status_code == 200
     assert "text/html" in docs.headers["content-type"]
