@@ -1,4 +1,5 @@
-"""Fixtures of the jobs tests: a real SMTP server (aiosmtpd) and settings pointing at it."""
+"""Fixtures of the jobs tests: a real SMTP server (aiosmtpd) and settings pointing at it, and
+one whose handler can hold messages mid-send (the worker crash test)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiosmtpd.controller import Controller
 from booking.notifications.smtp_sink import RecordingHandler
 from booking.settings import Settings
 from tests.conftest import make_settings
-from tests.jobs.helpers import PrivateRedis, free_port
+from tests.jobs.helpers import HoldingHandler, PrivateRedis, free_port
 
 
 @dataclass
@@ -29,6 +30,25 @@ def smtp() -> Iterator[SmtpServer]:
     try:
         yield SmtpServer(handler, port)
     finally:
+        controller.stop()
+
+
+@dataclass
+class HoldingSmtpServer:
+    handler: HoldingHandler
+    port: int
+
+
+@pytest.fixture
+def holding_smtp() -> Iterator[HoldingSmtpServer]:
+    handler = HoldingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield HoldingSmtpServer(handler, port)
+    finally:
+        handler.release()
         controller.stop()
 
 

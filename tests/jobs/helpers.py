@@ -1,5 +1,6 @@
 """Bookings as the engine writes them (booking + history + outbox row in one transaction),
-an SMTP server, a private Redis and an in-process worker for the jobs tests."""
+an SMTP server, a holding SMTP handler, a private Redis and an in-process worker for the jobs
+tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 import warnings
@@ -19,10 +21,12 @@ import asyncpg
 from arq.connections import RedisSettings
 from arq.worker import Worker, create_worker
 
+from booking.notifications.smtp_sink import ReceivedMail
 from booking.settings import Settings
 from workers.settings import WorkerSettings
 
 __all__ = (
+    "HoldingHandler",
     "PrivateRedis",
     "free_port",
     "insert_booking",
@@ -187,3 +191,130 @@ class PrivateRedis:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+class _Gate:
+    """Opened from any thread, awaited in aiosmtpd's event loop (which runs every session, so
+    a waiting session must not block it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    async def wait(self) -> None:
+        event = asyncio.Event()
+        with self._lock:
+            if self._open:
+                return
+            self._waiters.append((asyncio.get_running_loop(), event))
+        await event.wait()
+
+    def open(self) -> None:
+        with self._lock:
+            self._open = True
+            waiters, self._waiters = self._waiters, []
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # the server's loop is already closed
+                loop.call_soon_threadsafe(event.set)
+
+
+class HoldingHandler:
+    """An SMTP handler that records what it accepts (like ``RecordingHandler``) and can *hold*
+    sessions at two points, to freeze a client at a chosen step of its exchange:
+
+    - :meth:`hold_quits`: a client whose message was accepted waits for its ``QUIT`` answer.
+    - :meth:`hold_data`: every new ``DATA`` waits, unrecorded and unanswered (the client waits
+      for the verdict on its message); on :meth:`release` it is answered
+      ``451 4.3.0 try again``, still unrecorded.
+
+    :meth:`release` ends both holds. The hold check and the recording happen under one lock:
+    once :meth:`hold_data` returned, nothing more is recorded until :meth:`release`. A held
+    session whose client disconnects (a killed worker) is cancelled by aiosmtpd, unrecorded.
+    """
+
+    ACCEPTED = "250 Message accepted for delivery"
+    TRY_AGAIN = "451 4.3.0 try again"
+    BYE = "221 Bye"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[ReceivedMail] = []
+        self._accepted_by_peer: dict[object, ReceivedMail] = {}
+        self._data_gate: _Gate | None = None
+        self._quit_gate: _Gate | None = None
+        self._held_data: list[ReceivedMail] = []
+        self._held_quits: list[ReceivedMail] = []
+        self._waiting = {"DATA": 0, "QUIT": 0}
+        self.answered_try_again = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        content = envelope.original_content or envelope.content
+        raw = content if isinstance(content, bytes) else str(content).encode()
+        mail = ReceivedMail(raw, tuple(envelope.rcpt_tos), time.time())
+        with self._lock:
+            gate = self._data_gate
+            if gate is None:
+                self._received.append(mail)
+                self._accepted_by_peer[session.peer] = mail
+                return self.ACCEPTED
+            self._accepted_by_peer.pop(session.peer, None)
+            self._held_data.append(mail)
+        await self._wait("DATA", gate)
+        with self._lock:
+            self.answered_try_again += 1
+        return self.TRY_AGAIN
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        with self._lock:
+            mail = self._accepted_by_peer.pop(session.peer, None)
+            gate = self._quit_gate
+            if gate is None or mail is None:
+                return self.BYE
+            self._held_quits.append(mail)
+        await self._wait("QUIT", gate)
+        return self.BYE
+
+    async def _wait(self, command: str, gate: _Gate) -> None:
+        with self._lock:
+            self._waiting[command] += 1
+        try:
+            await gate.wait()
+        finally:
+            with self._lock:
+                self._waiting[command] -= 1
+
+    def hold_quits(self) -> None:
+        with self._lock:
+            self._quit_gate = self._quit_gate or _Gate()
+
+    def hold_data(self) -> None:
+        with self._lock:
+            self._data_gate = self._data_gate or _Gate()
+
+    def release(self) -> None:
+        """Let every held session go on and end both holds."""
+        with self._lock:
+            for gate in (self._data_gate, self._quit_gate):
+                if gate is not None:
+                    gate.open()
+            self._data_gate = self._quit_gate = None
+
+    def waiting(self, command: str) -> int:
+        """How many sessions are held at ``command`` (``DATA`` or ``QUIT``) right now."""
+        with self._lock:
+            return self._waiting[command]
+
+    def held_data(self) -> list[ReceivedMail]:
+        """Every message whose DATA was held (none of them recorded)."""
+        with self._lock:
+            return list(self._held_data)
+
+    def held_quits(self) -> list[ReceivedMail]:
+        """Every accepted (recorded) message whose session was held at QUIT."""
+        with self._lock:
+            return list(self._held_quits)
+
+    def snapshot(self) -> list[ReceivedMail]:
+        with self._lock:
+            return list(self._received)
