@@ -7,6 +7,7 @@ Every job body runs through :func:`with_retries`: a failure is retried with a gr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -51,6 +52,9 @@ class Runtime:
     settings: Settings
     max_tries: int
     retry_backoff_seconds: float
+    budget_seconds: float
+    """A job body that runs longer is abandoned and retried (kept under arq's job_timeout, which
+    would otherwise end the job without a retry or a failed_jobs row)."""
 
 
 def runtime(ctx: dict[str, Any]) -> Runtime:
@@ -62,7 +66,8 @@ async def with_retries(
 ) -> T | None:
     rt = runtime(ctx)
     try:
-        return await body()
+        async with asyncio.timeout(rt.budget_seconds):
+            return await body()
     except Exception as exc:
         job_try = int(ctx.get("job_try", 1))
         if job_try < rt.max_tries:

@@ -5,7 +5,8 @@ committed), enqueues one arq job per row with ``_job_id=f"outbox:{id}"`` (arq re
 job with the same id, so a re-enqueue is harmless), then marks the rows dispatched. When the
 enqueue fails (Redis down) the claims are given back at once; when the relay dies between
 claim and dispatch, the periodic sweep gives them back after ``STALE_CLAIM_SECONDS``.
-The relay wakes on ``NOTIFY outbox`` (a trigger on insert) and polls every ``POLL_SECONDS``.
+The relay polls every ``POLL_SECONDS`` and also wakes on ``NOTIFY outbox`` (no trigger sends
+it since sql/0051: a NOTIFY per booking serialised every booking commit).
 """
 
 from __future__ import annotations

@@ -44,12 +44,17 @@ arq's in-progress marker expires (this + 10 s)."""
 
 async def startup(ctx: dict[str, Any]) -> None:
     """Pool, settings and the relay into ``ctx``. ``ctx`` may carry ``settings``, ``max_tries``,
+    ``budget_seconds``,
     ``retry_backoff_seconds`` and ``relay`` (False: no relay loop) given by tests."""
     settings: Settings = ctx.get("settings") or load_settings()
     if "settings" not in ctx:
         configure_logging(settings.log_level)
-        # arq logs two INFO lines per job at its own level; follow BOOKING_LOG_LEVEL instead.
-        logging.getLogger("arq").setLevel(settings.log_level)
+        # arq's CLI installs a plain-text handler of its own: log through the JSON one only,
+        # at BOOKING_LOG_LEVEL (arq logs two INFO lines per job).
+        arq_logger = logging.getLogger("arq")
+        arq_logger.handlers.clear()
+        arq_logger.propagate = True
+        arq_logger.setLevel(settings.log_level)
     pool = await create_pool(settings)
     try:
         await ensure_migrated(pool)
@@ -61,6 +66,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         settings=settings,
         max_tries=int(ctx.get("max_tries", MAX_TRIES)),
         retry_backoff_seconds=float(ctx.get("retry_backoff_seconds", RETRY_BACKOFF_SECONDS)),
+        budget_seconds=float(ctx.get("budget_seconds", JOB_TIMEOUT_SECONDS - 2)),
     )
     if ctx.get("relay", True):
         relay = Relay(pool, ctx["redis"], settings.database_url)

@@ -21,7 +21,7 @@ import asyncpg
 from arq.connections import RedisSettings
 from arq.worker import Worker, create_worker
 
-from booking.notifications.smtp_sink import ReceivedMail
+from booking.notifications.smtp_sink import ReceivedMail, RecordingHandler
 from booking.settings import Settings
 from workers.settings import WorkerSettings
 
@@ -113,7 +113,12 @@ async def poll_until(
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    settings: Settings, *, max_tries: int = 5, backoff: float = 0.05, relay: bool = True
+    settings: Settings,
+    *,
+    max_tries: int = 5,
+    backoff: float = 0.05,
+    relay: bool = True,
+    budget: float | None = None,
 ) -> AsyncIterator[Worker]:
     """The real WorkerSettings in this event loop (relay loop included), stopped when idle."""
     worker = create_worker(
@@ -121,11 +126,14 @@ async def running_worker(
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         handle_signals=False,
         max_tries=max_tries,
+        # With a budget, arq's own timeout sits just above it, as in production.
+        **({"job_timeout": budget + 1} if budget is not None else {}),
         ctx={
             "settings": settings,
             "max_tries": max_tries,
             "retry_backoff_seconds": backoff,
             "relay": relay,
+            **({"budget_seconds": budget} if budget is not None else {}),
         },
     )
     task = asyncio.create_task(worker.async_run())
@@ -318,3 +326,22 @@ class HoldingHandler:
     def snapshot(self) -> list[ReceivedMail]:
         with self._lock:
             return list(self._received)
+
+
+class StallingHandler(RecordingHandler):
+    """Stalls the next ``stall_next`` messages for ``stall_seconds`` in DATA, then refuses them
+    (451) without keeping them, like a server too slow for the client to wait for."""
+
+    def __init__(self, stall_next: int, stall_seconds: float) -> None:
+        super().__init__()
+        self.stall_next = stall_next
+        self.stall_seconds = stall_seconds
+        self.stalled = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        if self.stall_next > 0:
+            self.stall_next -= 1
+            self.stalled += 1
+            await asyncio.sleep(self.stall_seconds)
+            return "451 4.3.0 too slow, try again"
+        return await super().handle_DATA(server, session, envelope)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import icalendar
+from aiosmtpd.controller import Controller
 from arq.connections import ArqRedis
 
 from booking.feeds.ical import booking_uid
@@ -19,6 +20,8 @@ from tests.factories import Cast
 from tests.jobs.conftest import SmtpServer
 from tests.jobs.helpers import (
     PrivateRedis,
+    StallingHandler,
+    free_port,
     insert_booking,
     insert_bookings,
     poll_until,
@@ -179,3 +182,31 @@ async def test_invite_parses_with_the_booking_uid_and_cancellation_sends_cancel(
     assert invites[0][:3] == ("REQUEST", "REQUEST", booking_uid(booking_id))
     assert invites[1][:3] == ("CANCEL", "CANCEL", booking_uid(booking_id))
     assert invites[1][3] > invites[0][3]
+
+
+async def test_a_job_slower_than_its_budget_is_retried_not_lost(
+    db: asyncpg.Pool, cast: Cast, database_url: str, redis_url: str
+) -> None:
+    """A send that outlives the job's time budget is abandoned and retried. Without the budget,
+    arq's job timeout (here 2 s, under the server's 3 s stall) would end the job with no retry,
+    no failed_jobs row and the delivery stuck in 'sending'."""
+    handler = StallingHandler(stall_next=1, stall_seconds=3.0)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = make_settings(database_url, redis_url, smtp_port=str(port))
+        await insert_booking(
+            db, cast.citizen_a.id, cast.room_x, _tomorrow(), _tomorrow() + timedelta(hours=1)
+        )
+        async with running_worker(settings, max_tries=3, backoff=0.05, budget=1.0):
+            await poll_until(lambda: handler.snapshot(), within=20, what="the retried mail")
+            await poll_until(
+                lambda: db.fetchval("SELECT bool_and(status = 'sent') FROM deliveries"), within=10
+            )
+    finally:
+        controller.stop()
+    assert handler.stalled == 1
+    assert len(handler.snapshot()) == 1
+    assert await db.fetchval("SELECT attempts FROM deliveries") == 2
+    assert await db.fetchval("SELECT count(*) FROM failed_jobs") == 0
