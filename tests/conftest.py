@@ -29,6 +29,7 @@ from booking.holidays_sync import sync_public_holidays
 from booking.migrations import apply_migrations
 from booking.settings import Settings, load_settings
 from tests.factories import Cast, create_cast
+from tests.redis_server import PrivateRedis
 
 SERVER_URL = os.environ.get("BOOKING_DATABASE_URL", "postgresql://nanum@127.0.0.1:55432/nanum")
 REDIS_URL = os.environ.get("BOOKING_REDIS_URL", "redis://127.0.0.1:56379/0")
@@ -155,3 +156,12 @@ async def live_server(app: Litestar) -> AsyncIterator[str]:
 async def cast(db: asyncpg.Pool, settings: Settings) -> Cast:
     """Anonymous, citizens A and B, managers of institutions X and Y, an admin; a room each."""
     return await create_cast(db, settings)
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    """A redis-server of this test alone, so the test can stop and restart it."""
+    server = PrivateRedis()
+    await server.start()
+    yield server
+    await server.stop()

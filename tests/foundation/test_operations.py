@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -14,14 +13,6 @@ from litestar.testing import AsyncTestClient
 from booking.app import create_app
 from tests.conftest import SERVER_URL, make_settings
 from tests.redis_server import PrivateRedis
-
-
-@pytest.fixture
-async def private_redis() -> AsyncIterator[PrivateRedis]:
-    server = PrivateRedis()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_readyz_follows_redis_down_and_back_without_restart(

@@ -3,7 +3,7 @@ one whose handler can hold messages mid-send (the worker crash test)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from booking.notifications.smtp_sink import RecordingHandler
 from booking.settings import Settings
 from tests.conftest import make_settings
-from tests.jobs.helpers import HoldingHandler, PrivateRedis, free_port
+from tests.jobs.helpers import HoldingHandler, free_port
 
 
 @dataclass
@@ -55,13 +55,3 @@ def holding_smtp() -> Iterator[HoldingSmtpServer]:
 @pytest.fixture
 def job_settings(database_url: str, redis_url: str, smtp: SmtpServer) -> Settings:
     return make_settings(database_url, redis_url, smtp_port=str(smtp.port))
-
-
-@pytest.fixture
-async def private_redis() -> AsyncIterator[PrivateRedis]:
-    redis = PrivateRedis()
-    await redis.start()
-    try:
-        yield redis
-    finally:
-        redis.stop()

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -27,7 +25,6 @@ from workers.settings import WorkerSettings
 
 __all__ = (
     "HoldingHandler",
-    "PrivateRedis",
     "free_port",
     "insert_booking",
     "insert_bookings",
@@ -149,56 +146,6 @@ async def running_worker(
             await worker.close()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-class PrivateRedis:
-    """A redis-server of this test alone (so it can be stopped), on a free port."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.binary = binary
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        self.spawn()
-
-        def answers() -> bool:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return True
-            return False
-
-        await poll_until(answers, within=10, what="redis-server to listen")
-
-    def spawn(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 class _Gate:

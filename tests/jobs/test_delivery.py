@@ -9,24 +9,25 @@ import asyncpg
 import icalendar
 from aiosmtpd.controller import Controller
 from arq.connections import ArqRedis
+from litestar.testing import AsyncTestClient
 
+from booking.app import create_app
 from booking.feeds.ical import booking_uid
 from booking.notifications import queries
 from booking.notifications.cli import jobs_retry
 from booking.reservations.queries import transition
 from booking.settings import Settings
 from tests.conftest import make_settings
-from tests.factories import Cast
+from tests.factories import Cast, auth, create_room
 from tests.jobs.conftest import SmtpServer
 from tests.jobs.helpers import (
-    PrivateRedis,
     StallingHandler,
     free_port,
     insert_booking,
-    insert_bookings,
     poll_until,
     running_worker,
 )
+from tests.redis_server import PrivateRedis
 from workers.relay import Relay
 
 
@@ -47,17 +48,46 @@ async def _backlog(db: asyncpg.Pool) -> int:
 async def test_bookings_made_while_redis_is_down_get_exactly_one_confirmation_each(
     db: asyncpg.Pool,
     database_url: str,
+    settings: Settings,
     cast: Cast,
     smtp: SmtpServer,
     private_redis: PrivateRedis,
 ) -> None:
-    settings = make_settings(database_url, private_redis.url, smtp_port=str(smtp.port))
-    private_redis.stop()
-
-    ids = await insert_bookings(
-        db, cast.citizen_a.id, cast.room_x, _tomorrow(), 200, timedelta(minutes=30)
+    """The API and the worker both use a Redis that is stopped while 200 bookings are made
+    through POST /v1/bookings; once it is back, exactly 200 confirmations arrive."""
+    app_settings = make_settings(
+        database_url,
+        private_redis.url,
+        smtp_port=str(smtp.port),
+        secret_key=settings.secret_key,  # the cast's tokens are signed with this key
+        write_rate_limit_per_minute="5",  # would refuse most of these if Redis answered
     )
-    assert len(ids) == 200
+    room = await create_room(
+        db, cast.institution_x, name="레디스 없는 방", max_active_per_citizen=1000
+    )
+    await private_redis.stop()
+
+    first = _tomorrow() + timedelta(days=1)
+    ids: list[str] = []
+    async with AsyncTestClient(app=create_app(app_settings)) as client:
+        for i in range(200):
+            start = first + i * timedelta(hours=1)
+            response = await client.post(
+                "/v1/bookings",
+                json={
+                    "room_id": str(room),
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=1)).isoformat(),
+                    "purpose": "Redis 점검 중 예약",
+                    "attendees": 3,
+                },
+                headers=auth(cast.citizen_a),
+            )
+            assert response.status_code == 201, response.text
+            ids.append(response.json()["id"])
+    assert len(set(ids)) == 200
+    assert await _backlog(db) == 200
+
     # The relay meets the dead Redis: nothing is lost, the claims are given back.
     redis = ArqRedis.from_url(private_redis.url)
     try:
@@ -73,7 +103,7 @@ async def test_bookings_made_while_redis_is_down_get_exactly_one_confirmation_ea
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE claimed_at IS NOT NULL") == 0
 
     await private_redis.start()
-    async with running_worker(settings):
+    async with running_worker(app_settings):
         await poll_until(lambda: len(smtp.handler.snapshot()) >= 200, within=60, what="200 mails")
         await poll_until(
             lambda: db.fetchval("SELECT count(*) = 200 FROM deliveries WHERE status = 'sent'"),
@@ -82,8 +112,9 @@ async def test_bookings_made_while_redis_is_down_get_exactly_one_confirmation_ea
     keys = _delivery_keys(smtp)
     assert len(keys) == 200
     assert len(set(keys)) == 200
-    booked = {str(i) for i in ids}
-    assert {str(m.message["X-Nanum-Booking-Id"]).strip() for m in smtp.handler.snapshot()} == booked
+    assert {str(m.message["X-Nanum-Booking-Id"]).strip() for m in smtp.handler.snapshot()} == set(
+        ids
+    )
     assert await _backlog(db) == 0
 
 

@@ -21,7 +21,8 @@ from booking.notifications.smtp_sink import ReceivedMail
 from booking.settings import REPO_ROOT
 from tests.factories import Cast
 from tests.jobs.conftest import HoldingSmtpServer
-from tests.jobs.helpers import PrivateRedis, insert_bookings, poll_until
+from tests.jobs.helpers import insert_bookings, poll_until
+from tests.redis_server import PrivateRedis
 
 BOOKINGS = 500
 KILL_AFTER = 150
