@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -127,9 +128,9 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-async def live_server(app: Litestar) -> AsyncIterator[str]:
-    """The app behind uvicorn on a loopback port, in this test's event loop."""
+@asynccontextmanager
+async def serve(app: Litestar) -> AsyncIterator[str]:
+    """``app`` behind uvicorn on a free loopback port, in the running event loop; yields its URL."""
     port = _free_port()
     config = uvicorn.Config(
         app,
@@ -143,13 +144,25 @@ async def live_server(app: Litestar) -> AsyncIterator[str]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
     while not server.started:
         if task.done():
             task.result()
+        assert loop.time() < deadline, "server did not start"
         await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def live_server(app: Litestar) -> AsyncIterator[str]:
+    """The app behind uvicorn on a loopback port, in this test's event loop."""
+    async with serve(app) as url:
+        yield url
 
 
 @pytest.fixture

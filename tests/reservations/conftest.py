@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
-import warnings
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -13,13 +10,11 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-import uvicorn
-from litestar import Litestar
 
 from booking.accounts.security import issue_token
 from booking.app import create_app
 from booking.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serve
 from tests.factories import User, create_user
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -89,41 +84,6 @@ async def create_citizens(db: asyncpg.Pool, settings: Settings, n: int) -> list[
     ]
 
 
-OWN = (
-    "create_booking",
-    "get_booking",
-    "reschedule_booking",
-    "cancel_booking",
-    "approve_booking",
-    "reject_booking",
-    "list_my_bookings",
-    "list_institution_bookings",
-)
-
-
-def build_app(settings: Settings) -> Litestar:
-    """``create_app``, tolerating Litestar deprecation warnings raised by OTHER features'
-    handlers while they are being written in parallel, but never by this feature's own."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        app = create_app(settings)
-    mine = [str(w.message) for w in caught if any(f"handler='{h}'" in str(w.message) for h in OWN)]
-    assert not mine, mine
-    return app
-
-
-@pytest.fixture
-def app(settings: Settings) -> Litestar:
-    return build_app(settings)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def wide_settings(database_url: str, redis_url: str, settings: Settings) -> Settings:
     """Settings for crowds: 60 pooled connections, write rate limit out of the way; the same
@@ -140,26 +100,5 @@ def wide_settings(database_url: str, redis_url: str, settings: Settings) -> Sett
 @pytest.fixture
 async def wide_server(wide_settings: Settings) -> AsyncIterator[str]:
     """The app (pool of 60) behind uvicorn on a loopback port, in this test's event loop."""
-    port = _free_port()
-    config = uvicorn.Config(
-        build_app(wide_settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        backlog=2048,
-        limit_concurrency=None,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while not server.started:
-        if task.done():
-            task.result()
-        assert loop.time() < deadline, "server did not start"
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve(create_app(wide_settings)) as url:
+        yield url
