@@ -22,6 +22,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    """What a connection needs before the pool hands it out again: nothing more than asyncpg
+    always does itself (roll back an open transaction, drop listener callbacks).
+
+    The default reset is one more round trip per request (``pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL``), and its RESET ALL undid the UTC time zone set by
+    :func:`_init_connection`. Code on pooled connections keeps no session state: settings and
+    advisory locks are transaction-scoped (``set_config(..., true)``, ``pg_advisory_xact_lock``),
+    and LISTEN and session locks use connections of their own (:func:`connect`)."""
+
+
 async def create_pool(settings: Settings) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         settings.database_url,
@@ -29,6 +40,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         max_size=settings.db_pool_max,
         command_timeout=settings.db_command_timeout,
         init=_init_connection,
+        reset=_reset_connection,
     )
     assert pool is not None
     return pool

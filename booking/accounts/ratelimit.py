@@ -4,8 +4,9 @@
   ``login_failure_window_seconds``; past ``login_max_failures`` every attempt answers 429.
 - :class:`WriteRateLimitMiddleware` (:func:`wrap_rate_limit`): POST/PUT/PATCH/DELETE per user
   (from the token's claims, no database lookup) or per client address, a fixed one-minute
-  window, one Redis round trip per request. If Redis does not answer it fails open: the
-  request goes through and a warning is logged (bookings must not depend on Redis).
+  window, one Redis round trip per request (concurrent requests share one pipeline). If Redis
+  does not answer it fails open: the request goes through and a warning is logged (bookings
+  must not depend on Redis).
 
 Both count with the same Lua script: INCR a key and give it a TTL when it is new, atomically.
 """
@@ -152,6 +153,64 @@ def _bearer_token(scope: Scope) -> str | None:
     return None
 
 
+class _CountBatcher:
+    """Counts of concurrent requests sent to Redis together: while one pipeline of EVALSHAs is
+    in flight, the requests that arrive wait for the next one. Each request still increments
+    its own key exactly once; under load this is one round trip (and one connection) for many
+    requests instead of one each, and a burst of a thousand writes opens no thousand
+    connections."""
+
+    def __init__(self, window_seconds: int) -> None:
+        self._window = str(window_seconds)
+        self._queue: list[tuple[str, asyncio.Future[tuple[int, int]]]] = []
+        self._flushing = False
+
+    async def count(self, redis: Redis, key: str) -> tuple[int, int]:
+        future: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+        self._queue.append((key, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush(redis))
+        return await future
+
+    async def _flush(self, redis: Redis) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    results = await self._send(redis, [key for key, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - every waiting request gets it (fails open)
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                except BaseException:
+                    for _, future in batch:
+                        future.cancel()
+                    raise
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flushing = False
+
+    async def _send(self, redis: Redis, keys: list[str]) -> list[tuple[int, int]]:
+        for attempt in range(2):
+            async with redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.evalsha(_COUNT_SHA, 1, key, self._window)
+                replies = await pipe.execute(raise_on_error=False)
+            if attempt == 0 and any(isinstance(r, NoScriptError) for r in replies):
+                # First use on this Redis (or after SCRIPT FLUSH): load it, send again.
+                await redis.script_load(_COUNT_SCRIPT)
+                continue
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return [(int(count), int(ttl)) for count, ttl in replies]
+        raise RedisError("rate limit script not loaded")
+
+
 class WriteRateLimitMiddleware:
     """Pure ASGI: at most ``write_rate_limit_per_minute`` writes per user or address."""
 
@@ -163,6 +222,7 @@ class WriteRateLimitMiddleware:
         self.limit = settings.write_rate_limit_per_minute
         self.redis_getter = redis_getter
         self._paused_until = 0.0
+        self._counter = _CountBatcher(_WRITE_WINDOW_SECONDS)
 
     def _subject(self, scope: Scope) -> str:
         token = _bearer_token(scope)
@@ -213,7 +273,7 @@ class WriteRateLimitMiddleware:
         key = f"{_KEY_PREFIX}write:{self._subject(scope)}"
         try:
             async with asyncio.timeout(_REDIS_TIMEOUT_SECONDS):
-                count, ttl = await _count(redis, key, _WRITE_WINDOW_SECONDS)
+                count, ttl = await self._counter.count(redis, key)
         except _REDIS_FAILURES as exc:
             self._paused_until = time.monotonic() + _PAUSE_AFTER_FAILURE_SECONDS
             log.warning(

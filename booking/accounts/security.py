@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -64,10 +66,26 @@ def issue_token(
     return jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM)
 
 
+# Decoded claims of recently seen tokens, by (token, secret, audience, issuer): a client sends the
+# same token with every request, and each write request needs its claims twice (rate limit and
+# handler). Only tokens that passed every check are kept; expiry is checked again on every use.
+_CLAIMS_CACHE_SIZE = 4096
+_claims_cache: OrderedDict[tuple[str, str, str, str], tuple[TokenClaims, float]] = OrderedDict()
+
+
 def decode_token(settings: Settings, token: str) -> TokenClaims | None:
     """The claims of a valid token (signature, expiry, audience, issuer checked), else None."""
+    key = (token, settings.secret_key, settings.token_audience, settings.token_issuer)
+    cached = _claims_cache.get(key)
+    if cached is not None:
+        claims, expires = cached
+        if time.time() < expires:  # PyJWT: expired once exp <= now (no leeway)
+            _claims_cache.move_to_end(key)
+            return claims
+        _claims_cache.pop(key, None)
+        return None
     try:
-        claims = jwt.decode(
+        decoded = jwt.decode(
             token,
             settings.secret_key,
             algorithms=[_ALGORITHM],
@@ -75,6 +93,11 @@ def decode_token(settings: Settings, token: str) -> TokenClaims | None:
             issuer=settings.token_issuer,
             options={"require": ["exp", "iat", "sub", "aud", "iss"]},
         )
-        return TokenClaims(uuid.UUID(claims["sub"]), str(claims.get("role", "")))
+        claims = TokenClaims(uuid.UUID(decoded["sub"]), str(decoded.get("role", "")))
+        expires = float(decoded["exp"])
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         return None
+    _claims_cache[key] = (claims, expires)
+    if len(_claims_cache) > _CLAIMS_CACHE_SIZE:
+        _claims_cache.popitem(last=False)
+    return claims

@@ -19,6 +19,7 @@ __all__ = (
     "BookResult",
     "alternatives",
     "book",
+    "conflict",
     "delete_expired_idempotency_keys",
     "fetch_booking",
     "institution_exists",
@@ -94,6 +95,29 @@ async def overlapping_slots(
         end,
         exclude,
     )
+
+
+async def conflict(
+    conn: Conn,
+    room_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    *,
+    exclude: uuid.UUID | None,
+    known_stamp: str | None,
+) -> asyncpg.Record:
+    """``stamp``, ``conflicts`` (ranges) and ``alternatives`` (ranges, or None when the stamp is
+    still ``known_stamp``) for a 409, in one round trip (``booking_conflict()``, sql/0031)."""
+    row = await conn.fetchrow(
+        "SELECT stamp, conflicts, alternatives FROM booking_conflict($1, $2, $3, $4, $5)",
+        room_id,
+        start,
+        end,
+        exclude,
+        known_stamp,
+    )
+    assert row is not None
+    return row
 
 
 async def alternatives(

@@ -7,9 +7,12 @@ this module decides authorization and turns database refusals into problems, all
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -91,6 +94,88 @@ def _refusal(exc: asyncpg.PostgresError) -> Problem | None:
     return Problem(detail, status=status, code=code, title=title, extra=extra, headers=headers)
 
 
+@dataclass(frozen=True, slots=True)
+class _Alternatives:
+    stamp: str
+    intervals: list[Interval]
+    expires: float
+
+
+class _AlternativesCache:
+    """The alternatives last offered for a (room, start, end), per process, keyed further by the
+    ``stamp`` of everything they depend on (bookings, room, institution, rules, closures; see
+    ``booking_conflict()``), so a booking change invalidates them exactly; the clock (lead time,
+    horizon) is covered by a short time to live. When many attempts on one slot lose at once,
+    the first computes the alternatives and the others wait for it, then only check the stamp:
+    every loser still costs two round trips (the attempt and ``booking_conflict``)."""
+
+    def __init__(self, size: int = 1024, ttl_seconds: float = 1.0) -> None:
+        self._size = size
+        self._ttl = ttl_seconds
+        self._items: OrderedDict[tuple[uuid.UUID, datetime, datetime], _Alternatives] = (
+            OrderedDict()
+        )
+        self._computing: dict[
+            tuple[uuid.UUID, datetime, datetime], asyncio.Future[_Alternatives | None]
+        ] = {}
+
+    def _fresh(self, key: tuple[uuid.UUID, datetime, datetime]) -> _Alternatives | None:
+        entry = self._items.get(key)
+        if entry is not None and entry.expires <= time.monotonic():
+            del self._items[key]
+            return None
+        return entry
+
+    async def explain(
+        self,
+        conn: Conn,
+        room_id: uuid.UUID,
+        start: datetime,
+        end: datetime,
+        exclude: uuid.UUID | None,
+    ) -> tuple[list[Interval], list[Interval]]:
+        """(conflicts, alternatives) for a 409 on ``[start, end)`` of the room."""
+        key = (room_id, start, end)
+        known = self._fresh(key)
+        if known is None and (pending := self._computing.get(key)) is not None:
+            known = await asyncio.shield(pending)
+        computing: asyncio.Future[_Alternatives | None] | None = None
+        if known is None:
+            computing = asyncio.get_running_loop().create_future()
+            self._computing[key] = computing
+        entry: _Alternatives | None = None
+        try:
+            row = await queries.conflict(
+                conn,
+                room_id,
+                start,
+                end,
+                exclude=exclude,
+                known_stamp=known.stamp if known is not None else None,
+            )
+            if row["alternatives"] is None and known is not None:
+                entry = known
+            else:
+                entry = _Alternatives(
+                    stamp=row["stamp"],
+                    intervals=[Interval(start=r.lower, end=r.upper) for r in row["alternatives"]],
+                    expires=time.monotonic() + self._ttl,
+                )
+                self._items[key] = entry
+                self._items.move_to_end(key)
+                if len(self._items) > self._size:
+                    self._items.popitem(last=False)
+        finally:
+            if computing is not None:
+                del self._computing[key]
+                computing.set_result(entry)
+        taken = [Interval(start=r.lower, end=r.upper) for r in row["conflicts"]]
+        return taken, entry.intervals
+
+
+_alternatives = _AlternativesCache()
+
+
 async def _slot_taken(
     conn: Conn,
     room_id: uuid.UUID,
@@ -100,16 +185,12 @@ async def _slot_taken(
     exclude: uuid.UUID | None = None,
 ) -> Conflict:
     """409 naming the overlapping ranges (never who holds them) and up to three alternatives."""
-    taken = await queries.overlapping_slots(conn, room_id, start, end, exclude=exclude)
-    free = await queries.alternatives(conn, room_id, start, end)
+    taken, free = await _alternatives.explain(conn, room_id, start, end, exclude)
     return Conflict(
         "This room is already booked for part of that time.",
         code="slot-taken",
         title="Slot taken",
-        extra={
-            "conflicts": [Interval(start=r["start"], end=r["end"]) for r in taken],
-            "alternatives": [Interval(start=r["start"], end=r["end"]) for r in free],
-        },
+        extra={"conflicts": taken, "alternatives": free},
     )
 
 
@@ -127,7 +208,7 @@ def _check_range(start: datetime, end: datetime) -> None:
 async def create_booking(
     pool: asyncpg.Pool, citizen_id: uuid.UUID, body: BookingCreate, idempotency_key: str | None
 ) -> BookingAnswer:
-    """Book in one statement; a conflict costs two more queries to explain itself."""
+    """Book in one statement; a conflict costs one more to explain itself."""
     key = check_key(idempotency_key)
     _check_range(body.start, body.end)
     async with pool.acquire() as conn:

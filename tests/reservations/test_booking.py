@@ -279,3 +279,41 @@ async def test_fifty_concurrent_identical_requests_with_one_key_make_one_booking
     assert await db.fetchval("SELECT count(*) FROM bookings") == 1
     assert await db.fetchval("SELECT count(*) FROM outbox") == 1
     assert await db.fetchval("SELECT count(*) FROM booking_history") == 1
+
+
+async def test_alternatives_offered_again_reflect_bookings_made_since(
+    client: AsyncTestClient[Litestar], cast: Cast, db: asyncpg.Pool
+) -> None:
+    """The alternatives of a slot are reused by the next loser of the same slot only while the
+    room's bookings (and catalogue rows) are unchanged."""
+    await client.post(
+        "/v1/bookings", json=body(cast.room_x, at(18), at(19)), headers=cast.headers("citizen_a")
+    )
+
+    async def offered() -> list[tuple[datetime, datetime]]:
+        response = await client.post(
+            "/v1/bookings",
+            json=body(cast.room_x, at(18), at(19)),
+            headers=cast.headers("citizen_b"),
+        )
+        assert response.status_code == 409
+        return [
+            (datetime.fromisoformat(c["start"]), datetime.fromisoformat(c["end"]))
+            for c in response.json()["alternatives"]
+        ]
+
+    first = await offered()
+    assert first == await offered()
+    taken = first[0]
+    booked = await client.post(
+        "/v1/bookings", json=body(cast.room_x, *taken), headers=cast.headers("citizen_a")
+    )
+    assert booked.status_code == 201
+    again = await offered()
+    assert taken not in again and len(again) == 3
+    await db.execute(
+        "INSERT INTO closures (room_id, during) VALUES ($1, tstzrange($2, $3, '[)'))",
+        cast.room_x,
+        *again[0],
+    )
+    assert again[0] not in await offered()
