@@ -72,4 +72,7 @@ async def book(request: Request[None, None, State], data: JSONBody[Attempt]) -> 
     return Created(id=booking_id)
 
 
-app = Litestar([book], lifespan=[_lifespan], openapi_config=None, debug=False)
+# No logging configuration, like the full app (which logs through its own JSON handler and has
+# its access log switched off in the benchmark); Litestar's default would also reconfigure the
+# root logger of whatever process imports this module.
+app = Litestar([book], lifespan=[_lifespan], openapi_config=None, logging_config=None, debug=False)

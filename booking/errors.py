@@ -34,6 +34,8 @@ __all__ = (
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_BASE = "https://nanum.example/problems/"
 log = logging.getLogger("booking.errors")
+# Litestar's InternalServerException detail when the client hangs up mid-body.
+_CLIENT_GONE = "client disconnected prematurely"
 
 
 class Problem(Exception):
@@ -201,6 +203,12 @@ def _clean_detail(detail: str) -> str:
 
 def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
+    if status >= 500 and exc.detail == _CLIENT_GONE:
+        # The client hung up while sending its body: nobody is left to answer, nothing failed.
+        log.info(
+            "client disconnected before the request body was read", extra={"path": request.url.path}
+        )
+        return problem_response(400, "client-disconnected", "Client disconnected", _CLIENT_GONE)
     if status >= 500:
         return _handle_internal(request, exc)
     headers = dict(exc.headers or {})

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import asyncpg
+import httpx
 import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
 from booking.app import create_app
-from tests.conftest import SERVER_URL, make_settings
+from tests.conftest import SERVER_URL, make_settings, serve
 from tests.redis_server import PrivateRedis
 
 
@@ -168,3 +170,30 @@ async def test_openapi_is_served_with_interactive_docs(client: AsyncTestClient[L
     docs = await client.get("/schema")
     assert docs.status_code == 200
     assert "text/html" in docs.headers["content-type"]
+
+
+async def test_a_client_hanging_up_mid_body_is_not_logged_as_a_server_error(
+    database_url: str, redis_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(make_settings(database_url, redis_url, log_level="INFO"))
+    async with serve(app) as url:
+        host, _, port = url.removeprefix("http://").partition(":")
+        capfd.readouterr()
+        _reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"email": '
+        )
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        logged = ""
+        deadline = time.monotonic() + 10
+        while "client disconnected before the request body was read" not in logged:
+            assert time.monotonic() < deadline, logged
+            await asyncio.sleep(0.02)
+            logged += capfd.readouterr().err
+        # The server is still healthy and answers the next caller.
+        async with httpx.AsyncClient(base_url=url) as http:
+            assert (await http.get("/healthz")).status_code == 200
+    assert "unhandled error" not in logged
