@@ -14,6 +14,8 @@ import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from schemas.common import FieldError, ProblemDetails
@@ -29,6 +31,7 @@ __all__ = (
     "Unauthorized",
     "exception_handlers",
     "problem_response",
+    "problem_spec",
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -109,6 +112,37 @@ _SQLSTATE_PROBLEMS: dict[str, tuple[int, str, str, str]] = {
     "23514": (422, "invalid-value", "Invalid value", "A value is outside what is allowed."),
     "22P02": (422, "invalid-value", "Invalid value", "A value has the wrong format."),
 }
+
+
+def problem_spec(
+    description: str,
+    *,
+    examples: list[Example] | None = None,
+    example: tuple[int, str, str, str] | None = None,
+) -> ResponseSpec:
+    """The OpenAPI entry of a problem+json answer. ``example`` is (status, code, title, detail),
+    shaped exactly like what :func:`problem_response` sends."""
+    if example is not None:
+        status, code, title, detail = example
+        examples = [
+            Example(
+                summary=title,
+                value={
+                    "type": _TYPE_BASE + code,
+                    "title": title,
+                    "status": status,
+                    "detail": detail,
+                },
+            ),
+            *(examples or []),
+        ]
+    return ResponseSpec(
+        data_container=ProblemDetails,
+        description=description,
+        media_type=PROBLEM_MEDIA_TYPE,
+        generate_examples=False,
+        examples=examples,
+    )
 
 
 def problem_response(

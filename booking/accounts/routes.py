@@ -7,7 +7,6 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
@@ -15,7 +14,7 @@ from litestar.types import ControllerRouterHandler
 from booking.accounts import service
 from booking.accounts.ratelimit import client_address
 from booking.deps import AdminUser, AppSettings, CurrentUser, DbPool, RedisClient
-from booking.errors import PROBLEM_MEDIA_TYPE
+from booking.errors import problem_spec
 from schemas.accounts import (
     AccessToken,
     AppointManager,
@@ -24,56 +23,37 @@ from schemas.accounts import (
     Profile,
     Registration,
 )
-from schemas.common import ProblemDetails
 
 __all__ = ("ROUTES", "AuthController", "InstitutionManagersController", "MeController")
 
 _BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
 
-def _problem(description: str, status: int, code: str, title: str, detail: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=ProblemDetails,
-        description=description,
-        media_type=PROBLEM_MEDIA_TYPE,
-        generate_examples=False,
-        examples=[
-            Example(
-                summary=title,
-                value={
-                    "type": f"https://nanum.example/problems/{code}",
-                    "title": title,
-                    "status": status,
-                    "detail": detail,
-                },
-            )
-        ],
-    )
-
-
-_UNAUTHORIZED = _problem(
+_UNAUTHORIZED = problem_spec(
     "No valid access token",
-    401,
-    "unauthorized",
-    "Authentication required",
-    "The access token is invalid or expired; sign in again.",
+    example=(
+        401,
+        "unauthorized",
+        "Authentication required",
+        "The access token is invalid or expired; sign in again.",
+    ),
 )
-_FORBIDDEN = _problem(
+_FORBIDDEN = problem_spec(
     "The caller is not an administrator",
-    403,
-    "forbidden",
-    "Forbidden",
-    "Only an administrator may do this.",
+    example=(403, "forbidden", "Forbidden", "Only an administrator may do this."),
 )
-_NOT_FOUND = _problem(
-    "Unknown institution or user", 404, "not-found", "Not found", "There is no such user."
+_NOT_FOUND = problem_spec(
+    "Unknown institution or user",
+    example=(404, "not-found", "Not found", "There is no such user."),
 )
-_TOO_MANY = _problem(
+_TOO_MANY = problem_spec(
     "Rate limited; see the Retry-After header",
-    429,
-    "too-many-requests",
-    "Too many requests",
-    "Too many failed sign-in attempts. Try again later.",
+    example=(
+        429,
+        "too-many-requests",
+        "Too many requests",
+        "Too many failed sign-in attempts. Try again later.",
+    ),
 )
 
 
@@ -93,12 +73,14 @@ class AuthController(Controller):
         ),
         status_code=HTTP_201_CREATED,
         responses={
-            409: _problem(
+            409: problem_spec(
                 "The account could not be created",
-                409,
-                "registration-refused",
-                "Registration refused",
-                "This account could not be created. If you already have one, sign in instead.",
+                example=(
+                    409,
+                    "registration-refused",
+                    "Registration refused",
+                    "This account could not be created. If you already have one, sign in instead.",
+                ),
             ),
             429: _TOO_MANY,
         },
@@ -117,12 +99,14 @@ class AuthController(Controller):
         ),
         status_code=HTTP_200_OK,
         responses={
-            401: _problem(
+            401: problem_spec(
                 "Wrong credentials",
-                401,
-                "invalid-credentials",
-                "Sign-in failed",
-                "The e-mail address or password is not right, or this account cannot sign in.",
+                example=(
+                    401,
+                    "invalid-credentials",
+                    "Sign-in failed",
+                    "The e-mail address or password is not right, or this account cannot sign in.",
+                ),
             ),
             429: _TOO_MANY,
         },

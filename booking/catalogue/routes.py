@@ -18,7 +18,7 @@ from booking.availability.service import validate_window
 from booking.catalogue import service
 from booking.catalogue.queries import RoomSearch
 from booking.deps import AdminUser, CurrentUser, DbPool, MaybeUser
-from booking.errors import PROBLEM_MEDIA_TYPE
+from booking.errors import problem_spec
 from schemas.catalogue import (
     AMENITIES,
     INSTITUTION_KINDS,
@@ -36,7 +36,6 @@ from schemas.catalogue import (
     WeeklyWindow,
     WeeklyWindowIn,
 )
-from schemas.common import ProblemDetails
 
 __all__ = (
     "ROUTES",
@@ -57,12 +56,7 @@ def problems(*codes: int) -> dict[int, ResponseSpec]:
         404: "No such object, or the caller may not see it",
         422: "Invalid input; `errors` names the field",
     }
-    return {
-        code: ResponseSpec(
-            data_container=ProblemDetails, description=meaning[code], media_type=PROBLEM_MEDIA_TYPE
-        )
-        for code in codes
-    }
+    return {code: problem_spec(meaning[code]) for code in codes}
 
 
 _LOCAL_OFFSET_WITHOUT_PLUS = re.compile(r" (\d{2}:?\d{2})$")

@@ -14,10 +14,9 @@ from litestar.types import ControllerRouterHandler
 
 from booking.catalogue.routes import parse_instant
 from booking.deps import AppSettings, CurrentUser, DbPool
-from booking.errors import PROBLEM_MEDIA_TYPE, NotFound
+from booking.errors import NotFound, problem_spec
 from booking.feeds import service
 from booking.feeds.service import Conditions, FeedAnswer
-from schemas.common import ProblemDetails
 from schemas.feeds import CalendarUrls
 
 __all__ = (
@@ -49,15 +48,6 @@ _ICS_EXAMPLE = (
 )
 
 
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=ProblemDetails,
-        description=description,
-        media_type=PROBLEM_MEDIA_TYPE,
-        generate_examples=False,
-    )
-
-
 def _calendar_spec(description: str) -> ResponseSpec:
     return ResponseSpec(
         data_container=str,
@@ -72,7 +62,7 @@ _NOT_MODIFIED = ResponseSpec(
     description="Not modified: the ETag matched (or nothing changed since If-Modified-Since)",
     generate_examples=False,
 )
-_BAD_WINDOW = _problem("`from`/`to` malformed, reversed, or more than two years apart")
+_BAD_WINDOW = problem_spec("`from`/`to` malformed, reversed, or more than two years apart")
 
 FromParam = Annotated[
     str | None,
@@ -147,7 +137,7 @@ class RoomFeedController(Controller):
         responses={
             200: _calendar_spec("The room's feed"),
             304: _NOT_MODIFIED,
-            404: _problem("No such room"),
+            404: problem_spec("No such room"),
             422: _BAD_WINDOW,
         },
     )
@@ -185,7 +175,7 @@ class InstitutionFeedController(Controller):
         responses={
             200: _calendar_spec("The institution's feed"),
             304: _NOT_MODIFIED,
-            404: _problem("No such institution"),
+            404: problem_spec("No such institution"),
             422: _BAD_WINDOW,
         },
     )
@@ -227,7 +217,7 @@ class PrivateFeedController(Controller):
         responses={
             200: _calendar_spec("The holder's feed"),
             304: _NOT_MODIFIED,
-            404: _problem("No such calendar (unknown or rotated token)"),
+            404: problem_spec("No such calendar (unknown or rotated token)"),
             422: _BAD_WINDOW,
         },
     )
@@ -273,7 +263,7 @@ class MyCalendarController(Controller):
         "/",
         operation_id="getMyCalendarUrl",
         summary="The caller's private feed URL (https and webcal), created on first call",
-        responses={401: _problem("Not signed in")},
+        responses={401: problem_spec("Not signed in")},
         cache_control=None,
     )
     async def my_calendar(
@@ -290,7 +280,7 @@ class MyCalendarController(Controller):
         operation_id="rotateMyCalendarUrl",
         summary="Issue a new private feed URL; the old one answers 404 at once",
         status_code=200,
-        responses={401: _problem("Not signed in")},
+        responses={401: problem_spec("Not signed in")},
     )
     async def rotate(
         self, pool: DbPool, settings: AppSettings, principal: CurrentUser
@@ -316,8 +306,8 @@ class BookingEventController(Controller):
         responses={
             200: _calendar_spec("The booking as a one-event calendar"),
             304: _NOT_MODIFIED,
-            401: _problem("Not signed in"),
-            404: _problem("No such booking (for you)"),
+            401: problem_spec("Not signed in"),
+            404: problem_spec("No such booking (for you)"),
         },
     )
     async def booking_event(

@@ -6,28 +6,16 @@ import uuid
 from datetime import UTC, datetime
 
 from litestar import Controller, post
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
 from booking.deps import CurrentUser, DbPool
-from booking.errors import PROBLEM_MEDIA_TYPE
+from booking.errors import problem_spec
 from booking.notifications import service
-from schemas.common import ProblemDetails
 from schemas.jobs import CheckInResult
 
 __all__ = ("ROUTES", "CheckInController")
-
-
-def _problem(description: str, examples: list[Example] | None = None) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=ProblemDetails,
-        description=description,
-        media_type=PROBLEM_MEDIA_TYPE,
-        generate_examples=False,
-        examples=examples,
-    )
 
 
 _NOT_NOW = Example(
@@ -65,10 +53,10 @@ class CheckInController(Controller):
         ),
         status_code=200,
         responses={
-            401: _problem("No valid access token"),
-            403: _problem("A manager of the institution: only the citizen checks in"),
-            404: _problem("No such booking, or not yours"),
-            409: _problem("Wrong status or outside the check-in window", [_NOT_NOW]),
+            401: problem_spec("No valid access token"),
+            403: problem_spec("A manager of the institution: only the citizen checks in"),
+            404: problem_spec("No such booking, or not yours"),
+            409: problem_spec("Wrong status or outside the check-in window", examples=[_NOT_NOW]),
         },
     )
     async def check_in(

@@ -17,11 +17,10 @@ from litestar.types import ControllerRouterHandler
 
 from booking.accounts.security import decode_token
 from booking.deps import CurrentUser, DbPool
-from booking.errors import PROBLEM_MEDIA_TYPE, Unauthorized
+from booking.errors import PROBLEM_MEDIA_TYPE, Unauthorized, problem_spec
 from booking.reservations import service
 from booking.reservations.idempotency import IDEMPOTENCY_HEADER
 from booking.settings import Settings
-from schemas.common import ProblemDetails
 from schemas.reservations import (
     Booking,
     BookingCancel,
@@ -58,15 +57,6 @@ async def require_booker(
             headers={"WWW-Authenticate": "Bearer"},
         )
     cast("dict[str, Any]", connection.scope)[_BOOKER_KEY] = claims.user_id
-
-
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=ProblemDetails,
-        description=description,
-        media_type=PROBLEM_MEDIA_TYPE,
-        generate_examples=False,
-    )
 
 
 _SLOT_TAKEN = ResponseSpec(
@@ -127,11 +117,11 @@ class BookingController(Controller):
         security=_SECURITY,
         guards=[require_booker],
         responses={
-            401: _problem("No valid token, or the account can no longer sign in"),
-            403: _problem("Only citizen accounts book rooms"),
-            404: _problem("No such room"),
+            401: problem_spec("No valid token, or the account can no longer sign in"),
+            403: problem_spec("Only citizen accounts book rooms"),
+            404: problem_spec("No such room"),
             409: _SLOT_TAKEN,
-            422: _problem("Invalid body, a booking rule refused it, or the key was reused"),
+            422: problem_spec("Invalid body, a booking rule refused it, or the key was reused"),
         },
     )
     async def create_booking(
@@ -162,7 +152,10 @@ class BookingController(Controller):
         operation_id="getBooking",
         summary="Read a booking (its citizen, or its room's managers)",
         security=_SECURITY,
-        responses={401: _problem("Not signed in"), 404: _problem("No such booking (for you)")},
+        responses={
+            401: problem_spec("Not signed in"),
+            404: problem_spec("No such booking (for you)"),
+        },
     )
     async def get_booking(
         self, pool: DbPool, principal: CurrentUser, booking_id: FromPath[uuid.UUID]
@@ -179,11 +172,11 @@ class BookingController(Controller):
         ),
         security=_SECURITY,
         responses={
-            401: _problem("Not signed in"),
-            403: _problem("Only the citizen who booked can reschedule"),
-            404: _problem("No such booking (for you)"),
+            401: problem_spec("Not signed in"),
+            403: problem_spec("Only the citizen who booked can reschedule"),
+            404: problem_spec("No such booking (for you)"),
             409: _SLOT_TAKEN,
-            422: _problem("Invalid body or a booking rule refused it"),
+            422: problem_spec("Invalid body or a booking rule refused it"),
         },
     )
     async def reschedule_booking(
@@ -202,10 +195,10 @@ class BookingController(Controller):
         status_code=200,
         security=_SECURITY,
         responses={
-            401: _problem("Not signed in"),
-            404: _problem("No such booking (for you)"),
+            401: problem_spec("Not signed in"),
+            404: problem_spec("No such booking (for you)"),
             409: _SLOT_TAKEN,
-            422: _problem("A manager gave no reason"),
+            422: problem_spec("A manager gave no reason"),
         },
     )
     async def cancel_booking(
@@ -225,9 +218,9 @@ class BookingController(Controller):
         status_code=200,
         security=_SECURITY,
         responses={
-            401: _problem("Not signed in"),
-            403: _problem("Only the room's managers decide"),
-            404: _problem("No such booking (for you)"),
+            401: problem_spec("Not signed in"),
+            403: problem_spec("Only the room's managers decide"),
+            404: problem_spec("No such booking (for you)"),
             409: _SLOT_TAKEN,
         },
     )
@@ -243,11 +236,11 @@ class BookingController(Controller):
         status_code=200,
         security=_SECURITY,
         responses={
-            401: _problem("Not signed in"),
-            403: _problem("Only the room's managers decide"),
-            404: _problem("No such booking (for you)"),
+            401: problem_spec("Not signed in"),
+            403: problem_spec("Only the room's managers decide"),
+            404: problem_spec("No such booking (for you)"),
             409: _SLOT_TAKEN,
-            422: _problem("No reason given"),
+            422: problem_spec("No reason given"),
         },
     )
     async def reject_booking(
@@ -283,7 +276,7 @@ class MyBookingController(Controller):
         operation_id="listMyBookings",
         summary="My bookings, by start time (keyset pagination)",
         security=_SECURITY,
-        responses={401: _problem("Not signed in"), 422: _problem("Invalid filter")},
+        responses={401: problem_spec("Not signed in"), 422: problem_spec("Invalid filter")},
     )
     async def list_my_bookings(
         self,
@@ -316,10 +309,10 @@ class InstitutionBookingController(Controller):
         summary="An institution's bookings with citizens' names (its managers, admins)",
         security=_SECURITY,
         responses={
-            401: _problem("Not signed in"),
-            403: _problem("Not a manager of this institution"),
-            404: _problem("No such institution"),
-            422: _problem("Invalid filter"),
+            401: problem_spec("Not signed in"),
+            403: problem_spec("Not a manager of this institution"),
+            404: problem_spec("No such institution"),
+            422: problem_spec("Invalid filter"),
         },
     )
     async def list_institution_bookings(
