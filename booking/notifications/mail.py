@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Literal
@@ -162,7 +162,7 @@ def build_message(
     message["Subject"] = f"[나눔] {ko} / {en}"
     message["From"] = settings.mail_from
     message["To"] = formataddr((to_name, to_email))
-    message["Date"] = format_datetime(datetime.now().astimezone())
+    message["Date"] = format_datetime(datetime.now(UTC))
     domain = settings.mail_from.rpartition("@")[2].rstrip(">") or "nanum.localhost"
     digest = hashlib.sha256(delivery_key.encode()).hexdigest()[:32]
     message["Message-ID"] = f"<{digest}@{domain}>"
