@@ -158,7 +158,7 @@ async def test_migrate_command_refuses_an_edited_file_with_one_line(empty_databa
     assert "0002_accounts.sql was edited" in lines[0]
 
 
-async def test_api_refuses_to_start_with_pending_migrations(empty_database: str) -> None:
+async def test_api_and_worker_refuse_to_start_with_pending_migrations(empty_database: str) -> None:
     conn = await connect(empty_database)
     try:
         await apply_migrations(conn, REPO_ROOT / "sql")
@@ -192,3 +192,16 @@ async def test_api_refuses_to_start_with_pending_migrations(empty_database: str)
     )
     assert server.returncode != 0
     assert "pending migrations: 0005_free_time.sql" in server.stderr
+    # So does the worker.
+    worker = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    assert worker.returncode != 0
+    assert "pending migrations: 0005_free_time.sql" in worker.stderr
