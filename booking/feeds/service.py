@@ -246,6 +246,40 @@ def _public(_: FeedBooking) -> Audience:
     return "public"
 
 
+async def _public_feed(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    *,
+    kind: str,
+    key: uuid.UUID,
+    window: FeedWindow,
+    conditions: Conditions,
+    fingerprint_of: Callable[[Conn, uuid.UUID], Awaitable[FeedFingerprint | None]],
+    rows_of: Callable[
+        [Conn, uuid.UUID, datetime, datetime, datetime], Awaitable[list[FeedBooking]]
+    ],
+    missing: str,
+) -> FeedAnswer:
+    """A public busy feed (of a room or an institution): one fingerprint read decides 304."""
+    async with pool.acquire() as conn:
+        fingerprint = await fingerprint_of(conn, key)
+        if fingerprint is None:
+            raise NotFound(missing)
+        return await _answer(
+            conn,
+            kind=kind,
+            key=str(key),
+            fingerprint=fingerprint,
+            window=window,
+            conditions=conditions,
+            settings=settings,
+            name=f"{fingerprint.title} — 나눔 예약 현황 / Nanum bookings",
+            rows=lambda c: rows_of(c, key, window.start, window.end, window.cancelled_since),
+            audience_of=_public,
+            cache_control=PUBLIC_CACHE,
+        )
+
+
 async def room_feed(
     pool: asyncpg.Pool,
     settings: Settings,
@@ -253,25 +287,17 @@ async def room_feed(
     window: FeedWindow,
     conditions: Conditions,
 ) -> FeedAnswer:
-    async with pool.acquire() as conn:
-        fingerprint = await queries.room_fingerprint(conn, room_id)
-        if fingerprint is None:
-            raise NotFound("No such room.")
-        return await _answer(
-            conn,
-            kind="room",
-            key=str(room_id),
-            fingerprint=fingerprint,
-            window=window,
-            conditions=conditions,
-            settings=settings,
-            name=f"{fingerprint.title} — 나눔 예약 현황 / Nanum bookings",
-            rows=lambda c: queries.room_feed_rows(
-                c, room_id, window.start, window.end, window.cancelled_since
-            ),
-            audience_of=_public,
-            cache_control=PUBLIC_CACHE,
-        )
+    return await _public_feed(
+        pool,
+        settings,
+        kind="room",
+        key=room_id,
+        window=window,
+        conditions=conditions,
+        fingerprint_of=queries.room_fingerprint,
+        rows_of=queries.room_feed_rows,
+        missing="No such room.",
+    )
 
 
 async def institution_feed(
@@ -281,25 +307,17 @@ async def institution_feed(
     window: FeedWindow,
     conditions: Conditions,
 ) -> FeedAnswer:
-    async with pool.acquire() as conn:
-        fingerprint = await queries.institution_fingerprint(conn, institution_id)
-        if fingerprint is None:
-            raise NotFound("No such institution.")
-        return await _answer(
-            conn,
-            kind="institution",
-            key=str(institution_id),
-            fingerprint=fingerprint,
-            window=window,
-            conditions=conditions,
-            settings=settings,
-            name=f"{fingerprint.title} — 나눔 예약 현황 / Nanum bookings",
-            rows=lambda c: queries.institution_feed_rows(
-                c, institution_id, window.start, window.end, window.cancelled_since
-            ),
-            audience_of=_public,
-            cache_control=PUBLIC_CACHE,
-        )
+    return await _public_feed(
+        pool,
+        settings,
+        kind="institution",
+        key=institution_id,
+        window=window,
+        conditions=conditions,
+        fingerprint_of=queries.institution_fingerprint,
+        rows_of=queries.institution_feed_rows,
+        missing="No such institution.",
+    )
 
 
 # --- private feeds -----------------------------------------------------------------------------

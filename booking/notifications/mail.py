@@ -17,7 +17,6 @@ import aiosmtplib
 from booking.settings import Settings
 
 __all__ = (
-    "NOTICE_KINDS",
     "BookingFacts",
     "MailRefused",
     "NoticeKind",
@@ -37,18 +36,6 @@ NoticeKind = Literal[
     "reminder_24h",
     "reminder_1h",
 ]
-NOTICE_KINDS: tuple[NoticeKind, ...] = (
-    "confirmation",
-    "request_received",
-    "approval_needed",
-    "approved",
-    "rejected",
-    "cancelled",
-    "rescheduled",
-    "no_show",
-    "reminder_24h",
-    "reminder_1h",
-)
 
 SMTP_TIMEOUT = 5.0  # seconds per SMTP command; well inside the worker's job timeout
 
