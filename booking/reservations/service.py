@@ -13,6 +13,7 @@ import binascii
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -461,11 +462,14 @@ def _check_window(window_from: datetime | None, window_to: datetime | None) -> N
             )
 
 
-def _page(rows: list[asyncpg.Record], limit: int, principal: Principal) -> BookingPage:
+def _page(
+    rows: list[asyncpg.Record], limit: int, present: Callable[[asyncpg.Record], Booking]
+) -> BookingPage:
+    """One keyset page from ``limit + 1`` rows: the extra row only says another page exists."""
     more = len(rows) > limit
     rows = rows[:limit]
     return BookingPage(
-        items=[_present(r, principal) for r in rows],
+        items=[present(r) for r in rows],
         next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
     )
 
@@ -492,12 +496,7 @@ async def list_my_bookings(
             after=after,
             limit=limit + 1,
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return BookingPage(
-        items=[_to_booking(r, with_citizen=False) for r in rows],
-        next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
-    )
+    return _page(rows, limit, lambda r: _to_booking(r, with_citizen=False))
 
 
 async def list_institution_bookings(
@@ -530,4 +529,4 @@ async def list_institution_bookings(
             after=after,
             limit=limit + 1,
         )
-    return _page(rows, limit, principal)
+    return _page(rows, limit, lambda r: _present(r, principal))
