@@ -23,6 +23,7 @@ from schemas.common import FieldError, ProblemDetails
 __all__ = (
     "CONSTRAINT_PROBLEMS",
     "PROBLEM_MEDIA_TYPE",
+    "SQL_REFUSALS",
     "Conflict",
     "Forbidden",
     "NotFound",
@@ -32,6 +33,7 @@ __all__ = (
     "exception_handlers",
     "problem_response",
     "problem_spec",
+    "refusal_problem",
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -112,6 +114,42 @@ _SQLSTATE_PROBLEMS: dict[str, tuple[int, str, str, str]] = {
     "23514": (422, "invalid-value", "Invalid value", "A value is outside what is allowed."),
     "22P02": (422, "invalid-value", "Invalid value", "A value has the wrong format."),
 }
+
+
+# Refusals raised by our own SQL functions (sql/functions/): SQLSTATE -> (status, code, title,
+# the problem member that carries the error's CONSTRAINT field). The error's MESSAGE is the
+# human explanation; CONSTRAINT names the broken rule, the object, or the current status.
+SQL_REFUSALS: dict[str, tuple[int, str, str, str | None]] = {
+    "NBPOL": (422, "policy-violation", "Booking policy violated", "rule"),
+    "NBNFD": (404, "not-found", "Not found", None),
+    "NBAUT": (401, "unauthorized", "Authentication required", None),
+    "NBFRB": (403, "forbidden", "Forbidden", None),
+    "NBIDM": (422, "idempotency-key-reused", "Idempotency-Key reused", None),
+    "NBTRN": (409, "illegal-transition", "Not possible in this status", "current_status"),
+}
+# lock_timeout: only book() sets one, around the Idempotency-Key claim.
+_LOCK_TIMEOUT = "55P03"
+
+
+def refusal_problem(exc: asyncpg.PostgresError) -> Problem | None:
+    """The problem a refusal raised by our SQL functions stands for, or None."""
+    if exc.sqlstate == _LOCK_TIMEOUT:
+        return Conflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            code="idempotency-in-flight",
+            title="Request in flight",
+            headers={"Retry-After": "1"},
+        )
+    refusal = SQL_REFUSALS.get(exc.sqlstate or "")
+    if refusal is None:
+        return None
+    status, code, title, member = refusal
+    detail = str(getattr(exc, "message", "") or title)
+    extra: dict[str, object] = {}
+    if member is not None:
+        extra[member] = getattr(exc, "constraint_name", None)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Problem(detail, status=status, code=code, title=title, extra=extra, headers=headers)
 
 
 def problem_spec(

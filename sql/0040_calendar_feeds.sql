@@ -17,33 +17,10 @@ CREATE TABLE calendar_tokens (
 CREATE UNIQUE INDEX calendar_tokens_token_hash_key ON calendar_tokens (token_hash);
 CREATE UNIQUE INDEX calendar_tokens_one_active_per_user ON calendar_tokens (user_id) WHERE revoked_at IS NULL;
 
--- Bumped by a trigger on every insert, update or delete of a room's bookings, in the writing
--- transaction, so the public feeds' ETag is one primary-key read instead of a scan of the window.
--- The row lock orders concurrent bumps: a version is never reused, whatever the commit order.
+-- A per-room change counter, bumped by the trigger in sql/functions/bump_room_feed_version.sql.
 CREATE TABLE room_feed_versions (
     room_id     uuid PRIMARY KEY REFERENCES rooms (id) ON DELETE CASCADE,
     version     bigint NOT NULL DEFAULT 0,
     changed_at  timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT room_feed_versions_version_nonnegative CHECK (version >= 0)
 );
-
-CREATE FUNCTION bump_room_feed_version() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO room_feed_versions AS v (room_id, version, changed_at)
-        VALUES (OLD.room_id, 1, now())
-        ON CONFLICT (room_id) DO UPDATE SET version = v.version + 1, changed_at = now();
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.room_id IS DISTINCT FROM OLD.room_id) THEN
-        INSERT INTO room_feed_versions AS v (room_id, version, changed_at)
-        VALUES (NEW.room_id, 1, now())
-        ON CONFLICT (room_id) DO UPDATE SET version = v.version + 1, changed_at = now();
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER bookings_bump_room_feed_version
-    AFTER INSERT OR UPDATE OR DELETE ON bookings
-    FOR EACH ROW EXECUTE FUNCTION bump_room_feed_version();

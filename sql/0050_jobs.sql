@@ -1,5 +1,5 @@
--- Background jobs: one row per notification effect (sent once), jobs that exhausted their
--- retries, and a NOTIFY so the outbox relay wakes up as soon as a booking commits.
+-- Background jobs: one row per notification effect (sent once) and jobs that exhausted their
+-- retries.
 
 -- Every e-mail the worker sends has a delivery key (e.g. outbox:42:confirmation:<user>).
 -- Order: record 'sending' -> SMTP accepts -> mark 'sent'. A retry skips keys already 'sent'.
@@ -39,14 +39,3 @@ CREATE INDEX failed_jobs_open ON failed_jobs (failed_at) WHERE retried_at IS NUL
 -- The relay's sweep looks for rows claimed long ago and never dispatched.
 CREATE INDEX outbox_claimed_undispatched ON outbox (claimed_at)
     WHERE dispatched_at IS NULL AND claimed_at IS NOT NULL;
-
--- Wake the relay (LISTEN outbox) when rows commit; one notification per statement, coalesced
--- by Postgres within a transaction. The relay also polls, so a lost NOTIFY only adds latency.
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('outbox', '');
-    RETURN NULL;
-END;
-$$;
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();

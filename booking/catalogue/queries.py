@@ -458,40 +458,29 @@ def search_sql(search: RoomSearch) -> tuple[str, list[object]]:
     return sql, params
 
 
-# "Room r (of institution i) can be booked for all of [__FROM__, __TO__)": the same rules as
-# room_free_time(r.id, window) @> window plus lead time and horizon, written as correlated
-# conditions so the planner evaluates them per candidate row. Calling the SQL function once per
-# room costs about a millisecond of executor set-up each, which a district search cannot afford;
-# tests/catalogue pin that both agree. __FROM__ and __TO__ become parameter numbers.
+# "Room r (of institution i) can be booked for all of [__FROM__, __TO__)": room_free_time(r.id,
+# window) @> window plus lead time and horizon, written as correlated conditions over the same
+# parts as room_open_time and room_is_open (room_windows, holiday_ranges, closures, holds_slot),
+# which Postgres inlines, so the planner evaluates them per candidate row. Calling
+# room_free_time once per room costs about a millisecond of executor set-up each, which a
+# district search cannot afford; tests/reservations/test_open_check.py holds all three to the
+# same answers. __FROM__ and __TO__ become parameter numbers.
 _ENTIRELY_FREE = (
     "__FROM__ >= now() + r.lead_minutes * interval '1 minute'",
     "__TO__ <= now() + r.horizon_days * interval '1 day'",
     """NOT EXISTS (SELECT 1 FROM bookings b
                    WHERE b.room_id = r.id AND b.during && tstzrange(__FROM__, __TO__, '[)')
-                     AND b.status IN ('pending', 'confirmed', 'checked_in'))""",
+                     AND b.holds_slot)""",
     """NOT EXISTS (SELECT 1 FROM closures c
                    WHERE c.room_id = r.id AND c.during && tstzrange(__FROM__, __TO__, '[)'))""",
     """NOT ((r.closed_on_holidays OR i.closed_on_holidays) AND EXISTS (
-           SELECT 1 FROM public_holidays h
-           WHERE h.country = 'KR'
-             AND h.day BETWEEN (__FROM__ AT TIME ZONE i.timezone)::date
-                           AND ((__TO__ - interval '1 microsecond') AT TIME ZONE i.timezone)::date))""",
-    """(SELECT range_agg(tstzrange(o.lo, o.hi, '[)'))
-        FROM (SELECT (g.day + ar.start_time) AT TIME ZONE i.timezone AS lo,
-                     (g.day + ar.end_time
-                        + CASE WHEN ar.end_time <= ar.start_time THEN interval '1 day'
-                               ELSE interval '0' END) AT TIME ZONE i.timezone AS hi
-              FROM availability_rules ar,
-                   LATERAL (SELECT d::date AS day
-                            FROM generate_series((__FROM__ AT TIME ZONE i.timezone)::date - 1,
-                                                 ((__TO__ - interval '1 microsecond')
-                                                    AT TIME ZONE i.timezone)::date,
-                                                 interval '1 day') AS d) AS g
-              WHERE ar.room_id = r.id
-                AND extract(isodow FROM g.day)::smallint = ANY (ar.days)
-                AND (ar.valid_from IS NULL OR g.day >= ar.valid_from)
-                AND (ar.valid_until IS NULL OR g.day <= ar.valid_until)) AS o
-        WHERE o.lo < o.hi) @> tstzrange(__FROM__, __TO__, '[)')""",
+           SELECT 1 FROM holiday_ranges(i.timezone, (__FROM__ AT TIME ZONE i.timezone)::date - 1,
+                                        (__TO__ AT TIME ZONE i.timezone)::date) AS h
+           WHERE h.during && tstzrange(__FROM__, __TO__, '[)')))""",
+    """(SELECT range_agg(tstzrange(w.lo, w.hi, '[)'))
+        FROM room_windows(r.id, i.timezone, (__FROM__ AT TIME ZONE i.timezone)::date - 1,
+                          (__TO__ AT TIME ZONE i.timezone)::date) AS w
+        WHERE w.lo < w.hi) @> tstzrange(__FROM__, __TO__, '[)')""",
 )
 
 

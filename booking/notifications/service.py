@@ -15,7 +15,7 @@ from typing import Literal
 import asyncpg
 
 from booking.accounts.auth import Principal
-from booking.errors import Conflict, Forbidden, NotFound
+from booking.errors import Conflict, Forbidden, NotFound, refusal_problem
 from booking.feeds.ical import booking_invite
 from booking.notifications import queries
 from booking.notifications.mail import (
@@ -229,7 +229,9 @@ async def _transition_each(
                     reason=reason,
                     topic=topic,
                 )
-        except asyncpg.RaiseError as exc:
+        except asyncpg.PostgresError as exc:
+            if refusal_problem(exc) is None:
+                raise
             log.info("skipped %s -> %s: %s", booking_id, to_status, exc)
             continue
         done.append(booking_id)

@@ -85,7 +85,7 @@ async def overlapping_slots(
         SELECT lower(during) AS start, upper(during) AS "end"
         FROM bookings
         WHERE room_id = $1 AND during && tstzrange($2, $3, '[)')
-          AND status IN ('pending', 'confirmed', 'checked_in')
+          AND holds_slot
           AND ($4::uuid IS NULL OR id <> $4)
         ORDER BY lower(during)
         LIMIT 10

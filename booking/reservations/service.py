@@ -1,8 +1,8 @@
 """Booking rules and transactions: who may do what to a booking, and what a refusal means.
 
 Postgres decides conflicts (``booking_no_overlap``) and the policy (``booking_check_policy``);
-this module decides authorization and turns database refusals into problems, all in
-:data:`RAISED_PROBLEMS` and :func:`_refusal`.
+this module decides authorization; :func:`booking.errors.refusal_problem` turns the database's
+refusals into problems.
 """
 
 from __future__ import annotations
@@ -22,15 +22,13 @@ import msgspec
 
 from booking.accounts.auth import Principal
 from booking.db import Conn
-from booking.errors import Conflict, Forbidden, NotFound, Problem
+from booking.errors import Conflict, Forbidden, NotFound, Problem, refusal_problem
 from booking.reservations import queries
 from booking.reservations.idempotency import check_key, request_fingerprint
 from schemas.common import FieldError
 from schemas.reservations import Booking, BookingCreate, BookingPage, Interval
 
 __all__ = (
-    "RAISED_PROBLEMS",
-    "SLOT_HOLDING",
     "BookingAnswer",
     "approve_booking",
     "cancel_booking",
@@ -43,22 +41,8 @@ __all__ = (
     "transition",
 )
 
-SLOT_HOLDING = ("pending", "confirmed", "checked_in")
-
-# Prefix of a MESSAGE raised by the SQL functions (SQLSTATE P0001) -> (status, code, title).
-# The DETAIL raised with it is the human explanation; the part after ":" names the rule.
-RAISED_PROBLEMS: dict[str, tuple[int, str, str]] = {
-    "policy": (422, "policy-violation", "Booking policy violated"),
-    "not_found": (404, "not-found", "Not found"),
-    "unauthorized": (401, "unauthorized", "Authentication required"),
-    "forbidden": (403, "forbidden", "Forbidden"),
-    "idempotency": (422, "idempotency-key-reused", "Idempotency-Key reused"),
-    "illegal_transition": (409, "illegal-transition", "Not possible in this status"),
-}
 # SQLSTATEs that mean "someone else holds (or is taking) this slot".
 _SLOT_TAKEN = {"23P01", "40P01"}
-# lock_timeout: only book() sets one, around the Idempotency-Key claim.
-_LOCK_TIMEOUT = "55P03"
 
 _booking_json = msgspec.json.Decoder(Booking)
 
@@ -67,32 +51,6 @@ _booking_json = msgspec.json.Decoder(Booking)
 class BookingAnswer:
     booking: Booking
     replayed: bool
-
-
-def _refusal(exc: asyncpg.PostgresError) -> Problem | None:
-    """The problem a refusal raised by our SQL functions stands for, or None."""
-    if exc.sqlstate == _LOCK_TIMEOUT:
-        return Conflict(
-            "A request with this Idempotency-Key is still being processed; retry shortly.",
-            code="idempotency-in-flight",
-            title="Request in flight",
-            headers={"Retry-After": "1"},
-        )
-    if exc.sqlstate != "P0001":
-        return None
-    message = str(exc.args[0]) if exc.args else ""
-    kind, _, rule = message.partition(":")
-    if kind not in RAISED_PROBLEMS:
-        return None
-    status, code, title = RAISED_PROBLEMS[kind]
-    detail = getattr(exc, "detail", None) or title
-    extra: dict[str, object] = {}
-    if kind == "policy":
-        extra["rule"] = rule
-    elif kind == "illegal_transition":
-        extra["current_status"] = rule
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Problem(detail, status=status, code=code, title=title, extra=extra, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +187,7 @@ async def create_booking(
         except asyncpg.PostgresError as exc:
             if exc.sqlstate in _SLOT_TAKEN:
                 raise await _slot_taken(conn, body.room_id, body.start, body.end) from None
-            problem = _refusal(exc)
+            problem = refusal_problem(exc)
             if problem is None:
                 raise
             raise problem from None
@@ -304,7 +262,7 @@ async def transition(
             topic=topic,
         )
     except asyncpg.PostgresError as exc:
-        problem = _refusal(exc)
+        problem = refusal_problem(exc)
         if problem is None:
             raise
         raise problem from None
@@ -417,7 +375,7 @@ async def reschedule_booking(
         except asyncpg.PostgresError as exc:
             if exc.sqlstate in _SLOT_TAKEN and room_id is not None:
                 raise await _slot_taken(conn, room_id, start, end, exclude=booking_id) from None
-            problem = _refusal(exc)
+            problem = refusal_problem(exc)
             if problem is None:
                 raise
             raise problem from None

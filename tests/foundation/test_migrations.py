@@ -103,11 +103,16 @@ async def test_concurrent_migrate_calls_leave_one_consistent_result(empty_databa
     try:
         results = await asyncio.gather(*(apply_migrations(c) for c in connections))
         applied_somewhere = [name for result in results for name in result]
-        expected = sorted(p.name for p in (REPO_ROOT / "sql").glob("*.sql"))
-        # Every migration ran exactly once, in exactly one of the processes.
-        assert sorted(applied_somewhere) == expected
+        migrations = sorted(p.name for p in (REPO_ROOT / "sql").glob("*.sql"))
+        functions = sorted(
+            f"functions/{p.name}" for p in (REPO_ROOT / "sql/functions").glob("*.sql")
+        )
+        # Every migration and function file ran exactly once, in exactly one of the processes.
+        assert sorted(applied_somewhere) == sorted(migrations + functions)
         recorded = await connections[0].fetch("SELECT name FROM schema_migrations ORDER BY name")
-        assert [r["name"] for r in recorded] == expected
+        assert [r["name"] for r in recorded] == migrations
+        recorded = await connections[0].fetch("SELECT name FROM schema_functions ORDER BY name")
+        assert [r["name"] for r in recorded] == functions
     finally:
         for c in connections:
             await c.close()
@@ -162,12 +167,12 @@ async def test_api_and_worker_refuse_to_start_with_pending_migrations(empty_data
     conn = await connect(empty_database)
     try:
         await apply_migrations(conn, REPO_ROOT / "sql")
-        await conn.execute("DELETE FROM schema_migrations WHERE name = '0005_free_time.sql'")
+        await conn.execute("DELETE FROM schema_migrations WHERE name = '0060_holds_slot.sql'")
     finally:
         await conn.close()
     app = create_app(make_settings(empty_database, REDIS_URL))
     with pytest.RaisesGroup(
-        pytest.RaisesExc(MigrationError, match=r"pending migrations: 0005_free_time.sql"),
+        pytest.RaisesExc(MigrationError, match=r"pending migrations: 0060_holds_slot.sql"),
         flatten_subgroups=True,
     ):
         async with AsyncTestClient(app=app):
@@ -191,7 +196,7 @@ async def test_api_and_worker_refuse_to_start_with_pending_migrations(empty_data
         cwd=REPO_ROOT,
     )
     assert server.returncode != 0
-    assert "pending migrations: 0005_free_time.sql" in server.stderr
+    assert "pending migrations: 0060_holds_slot.sql" in server.stderr
     # So does the worker.
     worker = await asyncio.to_thread(
         subprocess.run,
@@ -204,4 +209,4 @@ async def test_api_and_worker_refuse_to_start_with_pending_migrations(empty_data
         cwd=REPO_ROOT,
     )
     assert worker.returncode != 0
-    assert "pending migrations: 0005_free_time.sql" in worker.stderr
+    assert "pending migrations: 0060_holds_slot.sql" in worker.stderr

@@ -1,0 +1,19 @@
+-- The JSON a citizen sees for one of their bookings (the POST /v1/bookings answer body), times in
+-- the offset of the room's institution timezone p_tz, like every other answer.
+DROP FUNCTION IF EXISTS booking_json(bookings);
+CREATE OR REPLACE FUNCTION booking_json(b bookings, p_tz text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'id', b.id,
+        'status', b.status,
+        'room_id', b.room_id,
+        'start', rfc3339_local(lower(b.during), p_tz),
+        'end', rfc3339_local(upper(b.during), p_tz),
+        'purpose', b.purpose,
+        'purpose_public', b.purpose_public,
+        'attendees', b.attendees,
+        'sequence', b.sequence,
+        'created_at', rfc3339_local(b.created_at, p_tz),
+        'updated_at', rfc3339_local(b.updated_at, p_tz)
+    )::text
+$$;
