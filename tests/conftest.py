@@ -141,6 +141,9 @@ async def serve(app: Litestar) -> AsyncIterator[str]:
         lifespan="on",
         backlog=2048,
         limit_concurrency=None,
+        # Longer than httpx's keep-alive expiry (5 s, as uvicorn's default): with equal timers a
+        # client may reuse a connection the loaded server is just closing (httpx.ReadError).
+        timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
