@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.openapi.spec import Example
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
-from booking.deps import CurrentUser, DbPool
+from booking.deps import CurrentUser
 from booking.errors import problem_spec
+from booking.http import SECURITY, pool_of
 from booking.notifications import service
 from schemas.jobs import CheckInResult
 
@@ -38,7 +40,7 @@ class CheckInController(Controller):
 
     path = "/v1/bookings"
     tags = ["bookings"]
-    security = [{"BearerToken": []}]
+    security = SECURITY
 
     @post(
         "/{booking_id:uuid}/check-in",
@@ -60,9 +62,12 @@ class CheckInController(Controller):
         },
     )
     async def check_in(
-        self, booking_id: FromPath[uuid.UUID], pool: DbPool, principal: CurrentUser
+        self,
+        booking_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        principal: CurrentUser,
     ) -> CheckInResult:
-        return await service.check_in(pool, principal, booking_id, datetime.now(UTC))
+        return await service.check_in(pool_of(request), principal, booking_id, datetime.now(UTC))
 
 
 ROUTES: list[ControllerRouterHandler] = [CheckInController]

@@ -22,10 +22,9 @@ import msgspec
 
 from booking.accounts.auth import Principal
 from booking.db import Conn
-from booking.errors import Conflict, Forbidden, NotFound, Problem
+from booking.errors import Conflict, Forbidden, NotFound, Problem, invalid
 from booking.reservations import queries
 from booking.reservations.idempotency import check_key, request_fingerprint
-from schemas.common import FieldError
 from schemas.reservations import Booking, BookingCreate, BookingPage, Interval
 
 __all__ = (
@@ -197,13 +196,7 @@ async def _slot_taken(
 
 def _check_range(start: datetime, end: datetime) -> None:
     if end <= start:
-        raise Problem(
-            "end must be after start.",
-            status=422,
-            code="validation-error",
-            title="Invalid request",
-            errors=[FieldError(field="end", message="must be after start")],
-        )
+        raise invalid("end", "must be after start", detail="end must be after start.")
 
 
 async def create_booking(
@@ -374,12 +367,10 @@ async def cancel_booking(
         if not manager and row["start"] <= now:
             raise _illegal(row["status"], "A booking that has started cannot be cancelled.")
         if manager and not owner and not reason:
-            raise Problem(
-                "Managers must give a reason when they cancel a citizen's booking.",
-                status=422,
-                code="validation-error",
-                title="Invalid request",
-                errors=[FieldError(field="reason", message="required for managers")],
+            raise invalid(
+                "reason",
+                "required for managers",
+                detail="Managers must give a reason when they cancel a citizen's booking.",
             )
         await transition(
             conn,
@@ -441,24 +432,16 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
             raise ValueError(cursor)
         return at, uuid.UUID(booking_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(
-            "cursor is not one this API returned.",
-            status=422,
-            code="validation-error",
-            title="Invalid request",
-            errors=[FieldError(field="cursor", message="invalid cursor")],
+        raise invalid(
+            "cursor", "invalid cursor", detail="cursor is not one this API returned."
         ) from None
 
 
 def _check_window(window_from: datetime | None, window_to: datetime | None) -> None:
     for name, value in (("from", window_from), ("to", window_to)):
         if value is not None and value.tzinfo is None:
-            raise Problem(
-                f"{name} must be an RFC 3339 time with an offset.",
-                status=422,
-                code="validation-error",
-                title="Invalid request",
-                errors=[FieldError(field=name, message="needs an offset")],
+            raise invalid(
+                name, "needs an offset", detail=f"{name} must be an RFC 3339 time with an offset."
             )
 
 
