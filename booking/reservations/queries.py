@@ -19,8 +19,11 @@ __all__ = (
     "BookResult",
     "alternatives",
     "book",
+    "booking_for_check_in",
     "conflict",
     "delete_expired_idempotency_keys",
+    "due_completions",
+    "due_no_shows",
     "fetch_booking",
     "institution_exists",
     "list_citizen_bookings",
@@ -272,3 +275,57 @@ async def delete_expired_idempotency_keys(conn: Conn, *, older_than_hours: int =
         older_than_hours,
     )
     return int(status.rsplit(" ", 1)[-1])
+
+
+# --- lifecycle over time: check-in, no-show release, completion ---------------------------
+
+
+async def due_no_shows(conn: Conn, now: datetime, limit: int = 500) -> list[uuid.UUID]:
+    """Confirmed bookings of rooms requiring check-in whose grace period has passed."""
+    rows = await conn.fetch(
+        """
+        SELECT b.id FROM bookings b JOIN rooms r ON r.id = b.room_id
+        WHERE r.requires_check_in AND b.status = 'confirmed'
+          AND lower(b.during) + make_interval(mins => r.check_in_grace_minutes) <= $1
+        ORDER BY lower(b.during)
+        LIMIT $2
+        """,
+        now,
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
+async def due_completions(conn: Conn, now: datetime, limit: int = 500) -> list[uuid.UUID]:
+    """Ended bookings to complete: checked-in ones, and confirmed ones of rooms that do not
+    require check-in (the others turn ``no_show`` instead)."""
+    rows = await conn.fetch(
+        """
+        SELECT b.id FROM bookings b JOIN rooms r ON r.id = b.room_id
+        WHERE upper(b.during) <= $1
+          AND (b.status = 'checked_in' OR (b.status = 'confirmed' AND NOT r.requires_check_in))
+        ORDER BY upper(b.during)
+        LIMIT $2
+        """,
+        now,
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
+# --- check-in -----------------------------------------------------------------------------
+
+
+async def booking_for_check_in(conn: Conn, booking_id: uuid.UUID) -> asyncpg.Record | None:
+    """The booking, locked for the change, with what the check-in rule needs."""
+    return await conn.fetchrow(
+        """
+        SELECT b.id, b.citizen_id, b.status, b.during, lower(b.during) AS starts_at,
+               upper(b.during) AS ends_at, r.institution_id, r.requires_check_in,
+               r.check_in_grace_minutes
+        FROM bookings b JOIN rooms r ON r.id = b.room_id
+        WHERE b.id = $1
+        FOR UPDATE OF b
+        """,
+        booking_id,
+    )

@@ -34,6 +34,7 @@ __all__ = (
     "approve_booking",
     "cancel_booking",
     "create_booking",
+    "forget_expired_idempotency_keys",
     "get_booking",
     "list_institution_bookings",
     "list_my_bookings",
@@ -513,3 +514,9 @@ async def list_institution_bookings(
             limit=limit + 1,
         )
     return _page(rows, limit, lambda r: _present(r, principal))
+
+
+async def forget_expired_idempotency_keys(pool: asyncpg.Pool) -> int:
+    """Forget Idempotency-Keys older than the 24 h they are honoured for; returns how many."""
+    async with pool.acquire() as conn:
+        return await queries.delete_expired_idempotency_keys(conn)
