@@ -37,14 +37,6 @@ _FEED_DESCRIPTION = (
     "`STATUS:CANCELLED` for 30 days, pending ones are `TENTATIVE`. Conditional GET: a strong "
     "`ETag` (`If-None-Match` wins over `If-Modified-Since`) and `Last-Modified`; `HEAD` works."
 )
-_ICS_EXAMPLE = (
-    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Nanum//Nanum Calendar Feeds 1.0//KO\r\n"
-    "CALSCALE:GREGORIAN\r\nNAME:마포 회의실 · 마포구청 — 나눔 예약 현황 / Nanum bookings\r\n"
-    "REFRESH-INTERVAL;VALUE=DURATION:PT15M\r\nX-PUBLISHED-TTL:PT15M\r\nBEGIN:VEVENT\r\n"
-    "SUMMARY:Reserved / 예약됨\r\nDTSTART:20301205T100000Z\r\nDTEND:20301205T113000Z\r\n"
-    "UID:3f0c3c1e-8a4e-4c39-9f55-3b0d2b0f6c11@nanum\r\nSEQUENCE:0\r\nSTATUS:CONFIRMED\r\n"
-    "END:VEVENT\r\nEND:VCALENDAR\r\n"
-)
 
 
 def _calendar_spec(description: str) -> ResponseSpec:
@@ -239,12 +231,6 @@ class PrivateFeedController(Controller):
         return _respond(
             request, answer, **{"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
         )
-
-
-_URLS_EXAMPLE = {
-    "https_url": "https://nanum.example/v1/calendars/q3J9lX0n4mF0lS2y7eHk9c1mR5tB8vW2zA6pD4uE1oI.ics",
-    "webcal_url": "webcal://nanum.example/v1/calendars/q3J9lX0n4mF0lS2y7eHk9c1mR5tB8vW2zA6pD4uE1oI.ics",
-}
 
 
 class MyCalendarController(Controller):

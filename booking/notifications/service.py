@@ -24,6 +24,7 @@ from booking.notifications.mail import (
     build_message,
     send_message,
 )
+from booking.reservations.service import SLOT_HOLDING
 from booking.settings import Settings
 
 __all__ = (
@@ -45,7 +46,6 @@ REMINDERS: dict[NoticeKind, tuple[timedelta, timedelta]] = {
     "reminder_24h": (timedelta(hours=24), timedelta(hours=1)),
     "reminder_1h": (timedelta(hours=1), timedelta(0)),
 }
-_SLOT_HOLDING = frozenset({"pending", "confirmed", "checked_in"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ def plan_notices(
             return to_citizen(kind, "REQUEST")
         return []
     if topic == "booking.approved":
-        return to_citizen("approved", "REQUEST") if status in _SLOT_HOLDING else []
+        return to_citizen("approved", "REQUEST") if status in SLOT_HOLDING else []
     if topic == "booking.rejected":
         return to_citizen("rejected")
     if topic == "booking.cancelled":

@@ -17,7 +17,6 @@ from booking.db import Conn
 __all__ = (
     "BOOKING_COLUMNS",
     "BookResult",
-    "alternatives",
     "book",
     "booking_for_check_in",
     "conflict",
@@ -29,7 +28,6 @@ __all__ = (
     "list_citizen_bookings",
     "list_institution_bookings",
     "lock_booking",
-    "overlapping_slots",
     "reschedule",
     "transition",
 )
@@ -79,27 +77,6 @@ async def book(
     return row
 
 
-async def overlapping_slots(
-    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime, *, exclude: uuid.UUID | None
-) -> list[asyncpg.Record]:
-    """Ranges of slot-holding bookings of the room overlapping ``[start, end)`` (no holders)."""
-    return await conn.fetch(
-        """
-        SELECT lower(during) AS start, upper(during) AS "end"
-        FROM bookings
-        WHERE room_id = $1 AND during && tstzrange($2, $3, '[)')
-          AND status IN ('pending', 'confirmed', 'checked_in')
-          AND ($4::uuid IS NULL OR id <> $4)
-        ORDER BY lower(during)
-        LIMIT 10
-        """,
-        room_id,
-        start,
-        end,
-        exclude,
-    )
-
-
 async def conflict(
     conn: Conn,
     room_id: uuid.UUID,
@@ -121,18 +98,6 @@ async def conflict(
     )
     assert row is not None
     return row
-
-
-async def alternatives(
-    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime, limit: int = 3
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        'SELECT alt_start AS start, alt_end AS "end" FROM booking_alternatives($1, $2, $3, $4)',
-        room_id,
-        start,
-        end,
-        limit,
-    )
 
 
 async def fetch_booking(conn: Conn, booking_id: uuid.UUID) -> asyncpg.Record | None:

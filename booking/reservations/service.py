@@ -43,7 +43,8 @@ __all__ = (
     "transition",
 )
 
-SLOT_HOLDING = ("pending", "confirmed", "checked_in")
+SLOT_HOLDING = frozenset({"pending", "confirmed", "checked_in"})
+"""Statuses that hold a slot (the same list as the SQL constraint and indexes)."""
 
 # Prefix of a MESSAGE raised by the SQL functions (SQLSTATE P0001) -> (status, code, title).
 # The DETAIL raised with it is the human explanation; the part after ":" names the rule.
