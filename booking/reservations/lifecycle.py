@@ -15,6 +15,7 @@ import asyncpg
 
 from booking.accounts.auth import Principal
 from booking.errors import Conflict, Forbidden, NotFound
+from booking.localtime import to_local
 from booking.reservations import queries
 from booking.reservations.queries import transition
 from schemas.jobs import CheckInResult
@@ -83,25 +84,23 @@ async def check_in(
     async with pool.acquire() as conn, conn.transaction():
         row = await queries.booking_for_check_in(conn, booking_id)
         if row is None or (
-            row["citizen_id"] != principal.id and not principal.manages(row["institution_id"])
+            row.citizen_id != principal.id and not principal.manages(row.institution_id)
         ):
             raise NotFound("No such booking.")
-        if row["citizen_id"] != principal.id:
+        if row.citizen_id != principal.id:
             raise Forbidden("Only the citizen who booked can check in.")
-        opens = row["starts_at"] - CHECK_IN_OPENS_BEFORE
-        closes = min(
-            row["starts_at"] + timedelta(minutes=row["check_in_grace_minutes"]), row["ends_at"]
-        )
+        opens = row.starts_at - CHECK_IN_OPENS_BEFORE
+        closes = min(row.starts_at + timedelta(minutes=row.check_in_grace_minutes), row.ends_at)
         window = {
-            "current_status": row["status"],
-            "check_in_opens_at": opens.isoformat(),
-            "check_in_closes_at": closes.isoformat(),
+            "current_status": row.status,
+            "check_in_opens_at": to_local(opens, row.timezone).isoformat(),
+            "check_in_closes_at": to_local(closes, row.timezone).isoformat(),
         }
-        if row["status"] == "checked_in":
+        if row.status == "checked_in":
             return CheckInResult(booking_id=booking_id, status="checked_in")
-        if row["status"] != "confirmed":
+        if row.status != "confirmed":
             raise Conflict(
-                f"A {row['status']} booking cannot be checked in.",
+                f"A {row.status} booking cannot be checked in.",
                 code="check-in-refused",
                 title="Check-in refused",
                 extra=window,

@@ -79,10 +79,12 @@ _SLOT_TAKEN = ResponseSpec(
                 "title": "Slot taken",
                 "status": 409,
                 "detail": "This room is already booked for part of that time.",
-                "conflicts": [{"start": "2026-12-05T10:00:00Z", "end": "2026-12-05T11:00:00Z"}],
+                "conflicts": [
+                    {"start": "2026-12-05T19:00:00+09:00", "end": "2026-12-05T20:00:00+09:00"}
+                ],
                 "alternatives": [
-                    {"start": "2026-12-05T11:00:00Z", "end": "2026-12-05T12:00:00Z"},
-                    {"start": "2026-12-05T09:00:00Z", "end": "2026-12-05T10:00:00Z"},
+                    {"start": "2026-12-05T20:00:00+09:00", "end": "2026-12-05T21:00:00+09:00"},
+                    {"start": "2026-12-05T18:00:00+09:00", "end": "2026-12-05T19:00:00+09:00"},
                 ],
             },
         )
@@ -360,8 +362,8 @@ _NOT_NOW = Example(
         "detail": "Check-in is open from 15 minutes before the start until the grace period ends.",
         "instance": "/v1/bookings/5b0c1a9e-8a0e-4d3c-9a55-0f3f7f0e2b11/check-in",
         "current_status": "confirmed",
-        "check_in_opens_at": "2026-12-05T09:45:00+00:00",
-        "check_in_closes_at": "2026-12-05T10:15:00+00:00",
+        "check_in_opens_at": "2026-12-05T18:45:00+09:00",
+        "check_in_closes_at": "2026-12-05T19:15:00+09:00",
     },
 )
 

@@ -23,8 +23,10 @@ import msgspec
 from booking.accounts.auth import Principal
 from booking.db import Conn
 from booking.errors import Conflict, Forbidden, NotFound, Problem, invalid
+from booking.localtime import to_local
 from booking.reservations import queries
 from booking.reservations.idempotency import check_key, request_fingerprint
+from booking.reservations.queries import BookingRow
 from schemas.reservations import Booking, BookingCreate, BookingPage, Interval
 
 __all__ = (
@@ -155,12 +157,12 @@ class _AlternativesCache:
                 exclude=exclude,
                 known_stamp=known.stamp if known is not None else None,
             )
-            if row["alternatives"] is None and known is not None:
+            if row.alternatives is None and known is not None:
                 entry = known
             else:
                 entry = _Alternatives(
-                    stamp=row["stamp"],
-                    intervals=[Interval(start=r.lower, end=r.upper) for r in row["alternatives"]],
+                    stamp=row.stamp,
+                    intervals=_intervals(row.alternatives or [], row.timezone),
                     expires=time.monotonic() + self._ttl,
                 )
                 self._items[key] = entry
@@ -171,11 +173,20 @@ class _AlternativesCache:
             if computing is not None:
                 del self._computing[key]
                 computing.set_result(entry)
-        taken = [Interval(start=r.lower, end=r.upper) for r in row["conflicts"]]
+        taken = _intervals(row.conflicts, row.timezone)
         return taken, entry.intervals
 
 
 _alternatives = _AlternativesCache()
+
+
+def _intervals(ranges: list[asyncpg.Range[datetime]], timezone: str) -> list[Interval]:
+    """Ranges from Postgres as intervals in the institution's offset (bounds never infinite)."""
+    out: list[Interval] = []
+    for r in ranges:
+        assert r.lower is not None and r.upper is not None
+        out.append(Interval(start=to_local(r.lower, timezone), end=to_local(r.upper, timezone)))
+    return out
 
 
 async def _slot_taken(
@@ -228,35 +239,48 @@ async def create_booking(
             if problem is None:
                 raise
             raise problem from None
-    return BookingAnswer(booking=_booking_json.decode(row["body"]), replayed=row["replayed"])
+    return BookingAnswer(booking=_localised(row.body, row.timezone), replayed=row.replayed)
 
 
-def _to_booking(row: asyncpg.Record, *, with_citizen: bool) -> Booking:
-    return Booking(
-        id=row["id"],
-        status=row["status"],
-        room_id=row["room_id"],
-        start=row["start"],
-        end=row["end"],
-        purpose=row["purpose"],
-        purpose_public=row["purpose_public"],
-        attendees=row["attendees"],
-        sequence=row["sequence"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        citizen_name=row["citizen_name"] if with_citizen else None,
+def _localised(body: str, timezone: str) -> Booking:
+    """book()'s JSON answer (built in SQL, instants in UTC) with every instant in the
+    institution's offset, like every other booking answer."""
+    booking = _booking_json.decode(body)
+    return msgspec.structs.replace(
+        booking,
+        start=to_local(booking.start, timezone),
+        end=to_local(booking.end, timezone),
+        created_at=to_local(booking.created_at, timezone),
+        updated_at=to_local(booking.updated_at, timezone),
     )
 
 
-def _present(row: asyncpg.Record, principal: Principal) -> Booking:
-    return _to_booking(row, with_citizen=principal.manages(row["institution_id"]))
+def _to_booking(row: BookingRow, *, with_citizen: bool) -> Booking:
+    """The answer for a booking, every instant in its institution's offset."""
+    tz = row.timezone
+    return Booking(
+        id=row.id,
+        status=row.status,
+        room_id=row.room_id,
+        start=to_local(row.start, tz),
+        end=to_local(row.end, tz),
+        purpose=row.purpose,
+        purpose_public=row.purpose_public,
+        attendees=row.attendees,
+        sequence=row.sequence,
+        created_at=to_local(row.created_at, tz),
+        updated_at=to_local(row.updated_at, tz),
+        citizen_name=row.citizen_name if with_citizen else None,
+    )
 
 
-def _visible(row: asyncpg.Record | None, principal: Principal) -> asyncpg.Record:
+def _present(row: BookingRow, principal: Principal) -> Booking:
+    return _to_booking(row, with_citizen=principal.manages(row.institution_id))
+
+
+def _visible(row: BookingRow | None, principal: Principal) -> BookingRow:
     """The booking if the caller owns it or manages its room; otherwise it does not exist."""
-    if row is None or not (
-        row["citizen_id"] == principal.id or principal.manages(row["institution_id"])
-    ):
+    if row is None or not (row.citizen_id == principal.id or principal.manages(row.institution_id)):
         raise NotFound("No such booking.")
     return row
 
@@ -317,12 +341,12 @@ async def _decide(
     """Approve or reject: the booking's managers only, pending only, not after it ended."""
     async with pool.acquire() as conn, conn.transaction():
         row = _visible(await queries.lock_booking(conn, booking_id), principal)
-        if not principal.manages(row["institution_id"]):
+        if not principal.manages(row.institution_id):
             raise Forbidden("Only the room's managers decide on bookings.")
-        if row["status"] != "pending":
-            raise _illegal(row["status"], f"Only a pending booking can become {to_status}.")
-        if to_status == "confirmed" and row["end"] <= datetime.now(UTC):
-            raise _illegal(row["status"], "This booking is already over.")
+        if row.status != "pending":
+            raise _illegal(row.status, f"Only a pending booking can become {to_status}.")
+        if to_status == "confirmed" and row.end <= datetime.now(UTC):
+            raise _illegal(row.status, "This booking is already over.")
         await transition(
             conn,
             booking_id,
@@ -360,14 +384,14 @@ async def cancel_booking(
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         row = _visible(await queries.lock_booking(conn, booking_id), principal)
-        owner = row["citizen_id"] == principal.id
-        manager = principal.manages(row["institution_id"])
-        if row["status"] not in ("pending", "confirmed"):
-            raise _illegal(row["status"], "Only a pending or confirmed booking can be cancelled.")
-        if row["end"] <= now:
-            raise _illegal(row["status"], "A past booking cannot be cancelled.")
-        if not manager and row["start"] <= now:
-            raise _illegal(row["status"], "A booking that has started cannot be cancelled.")
+        owner = row.citizen_id == principal.id
+        manager = principal.manages(row.institution_id)
+        if row.status not in ("pending", "confirmed"):
+            raise _illegal(row.status, "Only a pending or confirmed booking can be cancelled.")
+        if row.end <= now:
+            raise _illegal(row.status, "A past booking cannot be cancelled.")
+        if not manager and row.start <= now:
+            raise _illegal(row.status, "A booking that has started cannot be cancelled.")
         if manager and not owner and not reason:
             raise invalid(
                 "reason",
@@ -402,8 +426,8 @@ async def reschedule_booking(
         try:
             async with conn.transaction():
                 row = _visible(await queries.lock_booking(conn, booking_id), principal)
-                room_id = row["room_id"]
-                if row["citizen_id"] != principal.id:
+                room_id = row.room_id
+                if row.citizen_id != principal.id:
                     raise Forbidden("Only the citizen who booked can reschedule.")
                 await queries.reschedule(conn, booking_id, principal.id, start, end)
                 fresh = await queries.fetch_booking(conn, booking_id)
@@ -418,8 +442,8 @@ async def reschedule_booking(
     return _present(fresh, principal)
 
 
-def _encode_cursor(row: asyncpg.Record) -> str:
-    raw = f"{row['start'].isoformat()}|{row['id']}".encode()
+def _encode_cursor(row: BookingRow) -> str:
+    raw = f"{row.start.isoformat()}|{row.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -448,7 +472,7 @@ def _check_window(window_from: datetime | None, window_to: datetime | None) -> N
 
 
 def _page(
-    rows: list[asyncpg.Record], limit: int, present: Callable[[asyncpg.Record], Booking]
+    rows: list[BookingRow], limit: int, present: Callable[[BookingRow], Booking]
 ) -> BookingPage:
     """One keyset page from ``limit + 1`` rows: the extra row only says another page exists."""
     more = len(rows) > limit
