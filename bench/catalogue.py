@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from bench.common import bench_database, report_latencies
-from booking.availability.service import free_time
+from booking.catalogue.availability import free_time
 from booking.catalogue.queries import RoomSearch, search_sql
-from booking.catalogue.service import search_rooms
+from booking.catalogue.search import search_rooms
 from booking.db import create_pool
 from booking.settings import load_settings
 

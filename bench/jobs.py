@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 
 from bench.common import bench_database, report_latencies
 from booking.accounts.security import hash_password
-from booking.notifications import queries
+from booking.jobs import queries
 from booking.notifications.smtp_sink import RecordingHandler
 from booking.reservations.queries import book
 from booking.settings import REPO_ROOT

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -23,21 +22,6 @@ from booking.routing import route_handlers
 from booking.settings import Settings, load_settings
 
 __all__ = ("create_app",)
-
-
-def _provide_pool(state: State) -> asyncpg.Pool:
-    pool: asyncpg.Pool = state.pool
-    return pool
-
-
-def _provide_redis(state: State) -> Redis:
-    redis: Redis = state.redis
-    return redis
-
-
-def _provide_settings(state: State) -> Settings:
-    settings: Settings = state.settings
-    return settings
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -67,9 +51,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         state=State({"settings": settings}),
         dependencies={
-            "pool": Provide(_provide_pool, sync_to_thread=False),
-            "redis": Provide(_provide_redis, sync_to_thread=False),
-            "settings": Provide(_provide_settings, sync_to_thread=False),
             "principal": Provide(require_principal),
             "maybe_principal": Provide(optional_principal),
             "admin": Provide(require_admin),

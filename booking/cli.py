@@ -25,6 +25,7 @@ Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 FEATURE_COMMANDS: tuple[str, ...] = (
     "booking.accounts.cli",
     "booking.catalogue.cli",
+    "booking.jobs.cli",
     "booking.notifications.cli",
 )
 

@@ -26,11 +26,12 @@ __all__ = (
     "SQL_REFUSALS",
     "Conflict",
     "Forbidden",
+    "Invalid",
     "NotFound",
-    "PolicyViolation",
     "Problem",
     "Unauthorized",
     "exception_handlers",
+    "invalid",
     "problem_response",
     "problem_spec",
     "refusal_problem",
@@ -90,8 +91,20 @@ class Conflict(Problem):
     status, code, title = 409, "conflict", "Conflict"
 
 
-class PolicyViolation(Problem):
-    status, code, title = 422, "policy-violation", "Booking policy violated"
+class Invalid(Problem):
+    """422 naming the offending fields: the shape of a body that fails validation. Build it
+    with :func:`invalid` (one field) or ``Invalid(detail, errors=[...])`` (several)."""
+
+    status, code, title = 422, "validation-error", "Invalid request"
+
+
+def invalid(field: str, message: str, *, detail: str | None = None) -> Invalid:
+    """The one validation problem: 422 naming ``field`` (detail ``"field: message"`` unless
+    given)."""
+    return Invalid(
+        f"{field}: {message}" if detail is None else detail,
+        errors=[FieldError(field=field, message=message)],
+    )
 
 
 # Constraint name -> (status, code, title, detail). The schema names every constraint so that

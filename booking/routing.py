@@ -5,16 +5,14 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from booking.accounts import routes as accounts
-from booking.availability import routes as availability
 from booking.catalogue import routes as catalogue
 from booking.feeds import routes as feeds
 from booking.health import routes as health
-from booking.notifications import routes as notifications
 from booking.reservations import routes as reservations
 
 __all__ = ("route_handlers",)
 
-_FEATURES = (health, accounts, catalogue, availability, reservations, feeds, notifications)
+_FEATURES = (health, accounts, catalogue, reservations, feeds)
 
 
 def route_handlers() -> list[ControllerRouterHandler]:

@@ -12,7 +12,6 @@ from msgspec import UNSET, Meta, UnsetType
 from schemas.common import AwareDatetime, Page, Strict
 
 __all__ = (
-    "ACCESSIBILITY",
     "AMENITIES",
     "INSTITUTION_KINDS",
     "ROOM_KINDS",
@@ -63,7 +62,6 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 INSTITUTION_KINDS: tuple[str, ...] = InstitutionKind.__args__  # type: ignore[attr-defined]
 ROOM_KINDS: tuple[str, ...] = RoomKind.__args__  # type: ignore[attr-defined]
 AMENITIES: tuple[str, ...] = Amenity.__args__  # type: ignore[attr-defined]
-ACCESSIBILITY: tuple[str, ...] = Accessibility.__args__  # type: ignore[attr-defined]
 WEEKDAYS: tuple[str, ...] = Weekday.__args__  # type: ignore[attr-defined]
 
 SEOUL_DISTRICTS: tuple[str, ...] = (

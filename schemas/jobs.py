@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 import msgspec
 
-__all__ = ("CheckInResult", "FailedJob", "JobsStatus")
+__all__ = ("CheckInResult", "JobsStatus")
 
 
 class CheckInResult(msgspec.Struct, kw_only=True):
@@ -16,19 +15,6 @@ class CheckInResult(msgspec.Struct, kw_only=True):
 
     booking_id: uuid.UUID
     status: Literal["checked_in"]
-
-
-class FailedJob(msgspec.Struct, kw_only=True):
-    """A job that failed on its last try (``python -m booking jobs failed``)."""
-
-    id: int
-    job_id: str
-    job_name: str
-    args: list[object]
-    error: str
-    attempts: int
-    failed_at: datetime
-    retried_at: datetime | None = None
 
 
 class JobsStatus(msgspec.Struct, kw_only=True):

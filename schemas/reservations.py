@@ -11,7 +11,6 @@ import msgspec
 from schemas.common import AwareDatetime, Page, Strict
 
 __all__ = (
-    "BOOKING_STATUSES",
     "Booking",
     "BookingCancel",
     "BookingConflict",
@@ -26,16 +25,6 @@ __all__ = (
 BookingStatus = Literal[
     "pending", "confirmed", "rejected", "cancelled", "checked_in", "no_show", "completed"
 ]
-BOOKING_STATUSES: tuple[str, ...] = (
-    "pending",
-    "confirmed",
-    "rejected",
-    "cancelled",
-    "checked_in",
-    "no_show",
-    "completed",
-)
-
 Purpose = Annotated[
     str,
     msgspec.Meta(max_length=500, description="What the room is for (at most 500 characters)"),

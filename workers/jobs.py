@@ -1,4 +1,4 @@
-"""arq jobs: thin wrappers around ``booking.notifications.service``.
+"""arq jobs: thin wrappers around the services of ``booking/`` (notifications, reservations' lifecycle, the job plumbing); never queries.
 
 Every job body runs through :func:`with_retries`: a failure is retried with a growing delay
 (``Retry(defer=job_try * backoff)``); the last failure is recorded in ``failed_jobs`` instead
@@ -19,9 +19,11 @@ from typing import Any, TypeVar, cast
 import asyncpg
 from arq import Retry
 
-from booking.notifications import queries, service
+from booking.jobs.service import record_failed_job
+from booking.notifications import service
 from booking.notifications.mail import NoticeKind
-from booking.reservations.queries import delete_expired_idempotency_keys
+from booking.reservations import lifecycle
+from booking.reservations.service import forget_expired_idempotency_keys
 from booking.settings import Settings
 from workers.relay import sweep_stale_claims
 
@@ -73,15 +75,14 @@ async def with_retries(
         if job_try < rt.max_tries:
             log.warning("job %s try %d failed, retrying: %s", name, job_try, exc)
             raise Retry(defer=job_try * rt.retry_backoff_seconds) from exc
-        async with rt.pool.acquire() as conn:
-            failed_id = await queries.insert_failed_job(
-                conn,
-                str(ctx.get("job_id", "")),
-                name,
-                json.dumps(args),
-                f"{type(exc).__name__}: {exc}",
-                job_try,
-            )
+        failed_id = await record_failed_job(
+            rt.pool,
+            str(ctx.get("job_id", "")),
+            name,
+            json.dumps(args),
+            f"{type(exc).__name__}: {exc}",
+            job_try,
+        )
         log.error(
             "job %s failed after %d tries (failed_jobs id %d): %s", name, job_try, failed_id, exc
         )
@@ -126,12 +127,12 @@ async def enqueue_reminders(ctx: dict[str, Any]) -> int:
 
 async def release_no_shows(ctx: dict[str, Any]) -> int:
     """Cron: unchecked bookings past their grace period become no_show (slot released)."""
-    return len(await service.release_no_shows(runtime(ctx).pool, datetime.now(UTC)))
+    return len(await lifecycle.release_no_shows(runtime(ctx).pool, datetime.now(UTC)))
 
 
 async def complete_bookings(ctx: dict[str, Any]) -> int:
     """Cron: bookings that ended become completed."""
-    return len(await service.complete_ended_bookings(runtime(ctx).pool, datetime.now(UTC)))
+    return len(await lifecycle.complete_ended_bookings(runtime(ctx).pool, datetime.now(UTC)))
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
@@ -141,5 +142,4 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 
 async def clean_idempotency_keys(ctx: dict[str, Any]) -> int:
     """Cron: forget Idempotency-Keys older than the 24 hours they are honoured for."""
-    async with runtime(ctx).pool.acquire() as conn:
-        return await delete_expired_idempotency_keys(conn)
+    return await forget_expired_idempotency_keys(runtime(ctx).pool)

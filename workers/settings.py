@@ -69,7 +69,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         budget_seconds=float(ctx.get("budget_seconds", JOB_TIMEOUT_SECONDS - 2)),
     )
     if ctx.get("relay", True):
-        relay = Relay(pool, ctx["redis"], settings.database_url)
+        relay = Relay(pool, ctx["redis"])
         ctx["relay_loop"] = relay
         ctx["relay_task"] = asyncio.create_task(relay.run_forever(), name="outbox-relay")
 

@@ -6,18 +6,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from litestar import Request
-from litestar.di import NamedDependency
 
 from booking.accounts.queries import fetch_active_principal
-from booking.accounts.security import decode_token
+from booking.accounts.security import bearer_token, decode_token
 from booking.errors import Forbidden, Unauthorized
-from booking.settings import Settings
+from booking.http import pool_of, settings_of
 
 __all__ = (
     "Principal",
-    "bearer_token",
     "optional_principal",
     "require_admin",
     "require_principal",
@@ -43,27 +40,17 @@ class Principal:
         return self.is_admin or institution_id in self.institutions
 
 
-def bearer_token(request: Request[Any, Any, Any]) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-async def _principal(
-    request: Request[Any, Any, Any], pool: asyncpg.Pool, settings: Settings
-) -> Principal | None:
-    token = bearer_token(request)
+async def _principal(request: Request[Any, Any, Any]) -> Principal | None:
+    token = bearer_token(request.headers.get("authorization", ""))
     if token is None:
         return None
-    claims = decode_token(settings, token)
+    claims = decode_token(settings_of(request), token)
     if claims is None:
         raise Unauthorized(
             "The access token is invalid or expired; sign in again.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    async with pool.acquire() as conn:
+    async with pool_of(request).acquire() as conn:
         row = await fetch_active_principal(conn, claims.user_id)
     if row is None:
         raise Unauthorized(
@@ -78,21 +65,13 @@ async def _principal(
     )
 
 
-async def optional_principal(
-    request: Request[Any, Any, Any],
-    pool: NamedDependency[asyncpg.Pool],
-    settings: NamedDependency[Settings],
-) -> Principal | None:
+async def optional_principal(request: Request[Any, Any, Any]) -> Principal | None:
     """The caller if a token was sent (a bad token is still refused), else None."""
-    return await _principal(request, pool, settings)
+    return await _principal(request)
 
 
-async def require_principal(
-    request: Request[Any, Any, Any],
-    pool: NamedDependency[asyncpg.Pool],
-    settings: NamedDependency[Settings],
-) -> Principal:
-    principal = await _principal(request, pool, settings)
+async def require_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = await _principal(request)
     if principal is None:
         raise Unauthorized(
             "Sign in and send the access token as `Authorization: Bearer <token>`.",
@@ -101,14 +80,10 @@ async def require_principal(
     return principal
 
 
-async def require_admin(
-    request: Request[Any, Any, Any],
-    pool: NamedDependency[asyncpg.Pool],
-    settings: NamedDependency[Settings],
-) -> Principal:
+async def require_admin(request: Request[Any, Any, Any]) -> Principal:
     """Admins only. A role-level refusal is 403 (the endpoint is public knowledge); objects a
     caller may not see answer 404 instead, in each feature's service."""
-    principal = await require_principal(request, pool, settings)
+    principal = await require_principal(request)
     if not principal.is_admin:
         raise Forbidden("Only an administrator may do this.")
     return principal

@@ -9,8 +9,9 @@ from typing import Any
 
 import asyncpg
 
-from booking.accounts.service import InvalidAccount, create_account
+from booking.accounts.service import create_account
 from booking.db import connect
+from booking.errors import Invalid
 from booking.settings import Settings
 
 __all__ = ("register",)
@@ -24,7 +25,7 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
         account = await create_account(
             conn, email=email, password=args.password, name=name, role=args.role
         )
-    except InvalidAccount as exc:
+    except Invalid as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 1
     except asyncpg.UniqueViolationError:

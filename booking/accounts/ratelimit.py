@@ -26,7 +26,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from booking.accounts.security import decode_token
+from booking.accounts.security import bearer_token, decode_token
 from booking.errors import Problem, problem_response
 from booking.settings import Settings
 
@@ -143,14 +143,11 @@ class LoginThrottle:
             log.warning("login throttle unavailable: %s", type(exc).__name__)
 
 
-def _bearer_token(scope: Scope) -> str | None:
+def _authorization(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-            return None
-    return None
+            return value.decode("latin-1")
+    return ""
 
 
 class _CountBatcher:
@@ -225,7 +222,7 @@ class WriteRateLimitMiddleware:
         self._counter = _CountBatcher(_WRITE_WINDOW_SECONDS)
 
     def _subject(self, scope: Scope) -> str:
-        token = _bearer_token(scope)
+        token = bearer_token(_authorization(scope))
         claims = decode_token(self.settings, token) if token else None
         if claims is not None:
             return f"user:{claims.user_id}"

@@ -13,8 +13,9 @@ from litestar.types import ControllerRouterHandler
 
 from booking.accounts import service
 from booking.accounts.ratelimit import client_address
-from booking.deps import AdminUser, AppSettings, CurrentUser, DbPool, RedisClient
+from booking.deps import AdminUser, CurrentUser
 from booking.errors import problem_spec
+from booking.http import SECURITY, pool_of, redis_of, settings_of
 from schemas.accounts import (
     AccessToken,
     AppointManager,
@@ -25,8 +26,6 @@ from schemas.accounts import (
 )
 
 __all__ = ("ROUTES", "AuthController", "InstitutionManagersController", "MeController")
-
-_BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
 
 _UNAUTHORIZED = problem_spec(
@@ -85,8 +84,10 @@ class AuthController(Controller):
             429: _TOO_MANY,
         },
     )
-    async def register(self, data: JSONBody[Registration], pool: DbPool) -> Profile:
-        return await service.register(pool, data)
+    async def register(
+        self, data: JSONBody[Registration], request: Request[Any, Any, Any]
+    ) -> Profile:
+        return await service.register(pool_of(request), data)
 
     @post(
         "/login",
@@ -115,17 +116,20 @@ class AuthController(Controller):
         self,
         data: JSONBody[Credentials],
         request: Request[Any, Any, Any],
-        pool: DbPool,
-        redis: RedisClient,
-        settings: AppSettings,
     ) -> AccessToken:
-        return await service.login(pool, redis, settings, data, client_address(request.scope))
+        return await service.login(
+            pool_of(request),
+            redis_of(request),
+            settings_of(request),
+            data,
+            client_address(request.scope),
+        )
 
 
 class MeController(Controller):
     path = "/v1/me"
     tags = ["accounts"]
-    security = _BEARER
+    security = SECURITY
 
     @get(
         "/",
@@ -133,14 +137,14 @@ class MeController(Controller):
         summary="The caller's own profile and role",
         responses={401: _UNAUTHORIZED},
     )
-    async def me(self, pool: DbPool, principal: CurrentUser) -> Profile:
-        return await service.profile(pool, principal)
+    async def me(self, request: Request[Any, Any, Any], principal: CurrentUser) -> Profile:
+        return await service.profile(pool_of(request), principal)
 
 
 class InstitutionManagersController(Controller):
     path = "/v1/institutions/{institution_id:uuid}/managers"
     tags = ["accounts"]
-    security = _BEARER
+    security = SECURITY
 
     @post(
         "/",
@@ -162,10 +166,12 @@ class InstitutionManagersController(Controller):
         self,
         institution_id: FromPath[uuid.UUID],
         data: JSONBody[AppointManager],
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         admin: AdminUser,
     ) -> Response[ManagerAppointment]:
-        appointment, created = await service.appoint_manager(pool, institution_id, data.user_id)
+        appointment, created = await service.appoint_manager(
+            pool_of(request), institution_id, data.user_id
+        )
         return Response(appointment, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @delete(
@@ -180,10 +186,10 @@ class InstitutionManagersController(Controller):
         self,
         institution_id: FromPath[uuid.UUID],
         user_id: FromPath[uuid.UUID],
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         admin: AdminUser,
     ) -> None:
-        await service.remove_manager(pool, institution_id, user_id)
+        await service.remove_manager(pool_of(request), institution_id, user_id)
 
 
 ROUTES: list[ControllerRouterHandler] = [

@@ -15,6 +15,7 @@ from booking.settings import Settings
 
 __all__ = (
     "TokenClaims",
+    "bearer_token",
     "decode_token",
     "hash_password",
     "issue_token",
@@ -71,6 +72,16 @@ def issue_token(
 # handler). Only tokens that passed every check are kept; expiry is checked again on every use.
 _CLAIMS_CACHE_SIZE = 4096
 _claims_cache: OrderedDict[tuple[str, str, str, str], tuple[TokenClaims, float]] = OrderedDict()
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, else None: the one
+    parser, for the auth dependencies, the booking guard and the rate limiter alike."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
 
 
 def decode_token(settings: Settings, token: str) -> TokenClaims | None:

@@ -19,7 +19,7 @@ from booking.accounts.security import (
     verify_password,
 )
 from booking.db import Conn
-from booking.errors import NotFound, Problem, Unauthorized
+from booking.errors import Invalid, NotFound, Unauthorized
 from booking.settings import Settings
 from schemas.accounts import (
     AccessToken,
@@ -33,7 +33,6 @@ from schemas.common import FieldError
 
 __all__ = (
     "MIN_PASSWORD_LENGTH",
-    "InvalidAccount",
     "appoint_manager",
     "create_account",
     "login",
@@ -47,10 +46,6 @@ MIN_PASSWORD_LENGTH = 10
 _ROLES: frozenset[str] = frozenset({"citizen", "manager", "admin"})
 # One message for every failed sign-in, so nobody learns whether an e-mail is registered.
 _BAD_CREDENTIALS = "The e-mail address or password is not right, or this account cannot sign in."
-
-
-class InvalidAccount(Problem):
-    status, code, title = 422, "validation-error", "Invalid request"
 
 
 def normalise_email(email: str) -> str:
@@ -71,7 +66,7 @@ def _profile(row: asyncpg.Record) -> Profile:
 
 
 def _checked_fields(email: str, password: str, name: str, role: str) -> tuple[str, str]:
-    """Normalised e-mail and name, or :class:`InvalidAccount` naming every bad field."""
+    """Normalised e-mail and name, or :class:`Invalid` naming every bad field."""
     errors: list[FieldError] = []
     email = normalise_email(email)
     name = name.strip()
@@ -89,7 +84,7 @@ def _checked_fields(email: str, password: str, name: str, role: str) -> tuple[st
     if role not in _ROLES:
         errors.append(FieldError(field="role", message="expected citizen, manager or admin"))
     if errors:
-        raise InvalidAccount("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
     return email, name
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from booking.catalogue import queries
 from booking.catalogue.queries import InstitutionValues, RoomValues, RuleValues
-from booking.catalogue.service import merge_windows
+from booking.catalogue.windows import merge_windows
 from booking.db import Conn
 from schemas.catalogue import SEOUL_DISTRICTS
 

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post, put
-from litestar.openapi.datastructures import ResponseSpec
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
-from booking.availability.service import validate_window
-from booking.catalogue import service
+from booking.catalogue import availability, closures, institutions, rooms, search, windows
+from booking.catalogue.availability import validate_window
 from booking.catalogue.queries import RoomSearch
-from booking.deps import AdminUser, CurrentUser, DbPool, MaybeUser
-from booking.errors import problem_spec
+from booking.deps import AdminUser, CurrentUser, MaybeUser
+from booking.errors import invalid
+from booking.http import SECURITY, PageLimit, choice, parse_instant, pool_of, problems
+from schemas.availability import RoomAvailability
 from schemas.catalogue import (
     AMENITIES,
     INSTITUTION_KINDS,
@@ -39,49 +38,11 @@ from schemas.catalogue import (
 
 __all__ = (
     "ROUTES",
+    "AvailabilityController",
     "ClosureController",
     "InstitutionController",
     "RoomController",
-    "parse_instant",
 )
-
-_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
-
-
-def problems(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem+json answers a handler can give."""
-    meaning = {
-        401: "No or invalid access token",
-        403: "Signed in, but this role may not do this",
-        404: "No such object, or the caller may not see it",
-        422: "Invalid input; `errors` names the field",
-    }
-    return {code: problem_spec(meaning[code]) for code in codes}
-
-
-_LOCAL_OFFSET_WITHOUT_PLUS = re.compile(r" (\d{2}:?\d{2})$")
-PageLimit = Annotated[int, QueryParameter(ge=1, le=service.MAX_PAGE, description="page size")]
-
-
-def parse_instant(value: str | None, field: str) -> datetime | None:
-    """An RFC 3339 time from a query string; a ``+`` decoded as a space is put back."""
-    if value is None:
-        return None
-    text = _LOCAL_OFFSET_WITHOUT_PLUS.sub(r"+\1", value.strip())
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise service.invalid(field, "not an RFC 3339 date-time") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise service.invalid(field, "needs an offset, e.g. 2026-12-05T19:00:00+09:00")
-    return moment
-
-
-def _choice(value: str | None, field: str, allowed: tuple[str, ...]) -> str | None:
-    if value is not None and value not in allowed:
-        raise service.invalid(field, f"unknown value {value!r}; one of: {', '.join(allowed)}")
-    return value
-
 
 _INSTITUTION_EXAMPLE = {
     "name": "망원1동 주민센터",
@@ -119,18 +80,18 @@ class InstitutionController(Controller):
         responses=problems(401, 403, 422),
         summary="Create an institution (admin)",
         status_code=HTTP_201_CREATED,
-        security=_SECURITY,
+        security=SECURITY,
     )
     async def create(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         admin: AdminUser,
         data: Annotated[
             InstitutionCreate,
             Body(examples=[Example(summary="a dong community centre", value=_INSTITUTION_EXAMPLE)]),
         ],
     ) -> Institution:
-        return await service.create_institution(pool, data)
+        return await institutions.create_institution(pool_of(request), data)
 
     @get(
         "/",
@@ -140,7 +101,7 @@ class InstitutionController(Controller):
     )
     async def list_(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         region: FromQuery[str | None] = None,
         district: FromQuery[str | None] = None,
         kind: Annotated[
@@ -151,11 +112,11 @@ class InstitutionController(Controller):
             str | None, QueryParameter(description="next_cursor of the previous page")
         ] = None,
     ) -> InstitutionPage:
-        return await service.list_institutions(
-            pool,
+        return await institutions.list_institutions(
+            pool_of(request),
             region=region,
             district=district,
-            kind=_choice(kind, "kind", INSTITUTION_KINDS),
+            kind=choice(kind, "kind", INSTITUTION_KINDS),
             cursor=cursor,
             limit=limit,
         )
@@ -166,19 +127,21 @@ class InstitutionController(Controller):
         responses=problems(404),
         summary="Read an institution",
     )
-    async def read(self, pool: DbPool, institution_id: FromPath[uuid.UUID]) -> Institution:
-        return await service.get_institution(pool, institution_id)
+    async def read(
+        self, request: Request[Any, Any, Any], institution_id: FromPath[uuid.UUID]
+    ) -> Institution:
+        return await institutions.get_institution(pool_of(request), institution_id)
 
     @patch(
         "/{institution_id:uuid}",
         operation_id="updateInstitution",
         responses=problems(401, 403, 404, 422),
         summary="Edit an institution (its managers, admin; kind/region/district/timezone admin only)",
-        security=_SECURITY,
+        security=SECURITY,
     )
     async def update(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         institution_id: FromPath[uuid.UUID],
         data: Annotated[
@@ -186,7 +149,9 @@ class InstitutionController(Controller):
             Body(examples=[Example(summary="new phone", value={"phone": "02-3153-6601"})]),
         ],
     ) -> Institution:
-        return await service.patch_institution(pool, principal, institution_id, data)
+        return await institutions.patch_institution(
+            pool_of(request), principal, institution_id, data
+        )
 
     @post(
         "/{institution_id:uuid}/rooms",
@@ -194,18 +159,18 @@ class InstitutionController(Controller):
         responses=problems(401, 403, 404, 422),
         summary="Publish a room of this institution (its managers, admin; fee admin only)",
         status_code=HTTP_201_CREATED,
-        security=_SECURITY,
+        security=SECURITY,
     )
     async def create_room(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         institution_id: FromPath[uuid.UUID],
         data: Annotated[
             RoomCreate, Body(examples=[Example(summary="a meeting room", value=_ROOM_EXAMPLE)])
         ],
     ) -> Room:
-        return await service.create_room(pool, principal, institution_id, data)
+        return await rooms.create_room(pool_of(request), principal, institution_id, data)
 
 
 class RoomController(Controller):
@@ -227,7 +192,7 @@ class RoomController(Controller):
     )
     async def search(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         region: FromQuery[str | None] = None,
         district: FromQuery[str | None] = None,
         kind: Annotated[
@@ -252,7 +217,7 @@ class RoomController(Controller):
             str | None, QueryParameter(description="next_cursor of the previous page")
         ] = None,
     ) -> RoomPage:
-        search = _room_search(
+        wanted = _room_search(
             region=region,
             district=district,
             kind=kind,
@@ -265,24 +230,27 @@ class RoomController(Controller):
             q=q,
             limit=limit,
         )
-        return await service.search_rooms(pool, search, cursor)
+        return await search.search_rooms(pool_of(request), wanted, cursor)
 
     @get("/{room_id:uuid}", operation_id="getRoom", responses=problems(404), summary="Read a room")
     async def read(
-        self, pool: DbPool, maybe_principal: MaybeUser, room_id: FromPath[uuid.UUID]
+        self,
+        request: Request[Any, Any, Any],
+        maybe_principal: MaybeUser,
+        room_id: FromPath[uuid.UUID],
     ) -> Room:
-        return await service.get_room(pool, maybe_principal, room_id)
+        return await rooms.get_room(pool_of(request), maybe_principal, room_id)
 
     @patch(
         "/{room_id:uuid}",
         operation_id="updateRoom",
         responses=problems(401, 403, 404, 422),
         summary="Edit or deactivate a room (its managers, admin; fee admin only)",
-        security=_SECURITY,
+        security=SECURITY,
     )
     async def update(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         room_id: FromPath[uuid.UUID],
         data: Annotated[
@@ -297,18 +265,18 @@ class RoomController(Controller):
             ),
         ],
     ) -> Room:
-        return await service.patch_room(pool, principal, room_id, data)
+        return await rooms.patch_room(pool_of(request), principal, room_id, data)
 
     @put(
         "/{room_id:uuid}/availability-rules",
         operation_id="replaceAvailabilityRules",
         responses=problems(401, 403, 404, 422),
         summary="Replace the room's weekly windows (local time; overlapping windows merge)",
-        security=_SECURITY,
+        security=SECURITY,
     )
     async def replace_rules(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         room_id: FromPath[uuid.UUID],
         data: Annotated[
@@ -330,7 +298,7 @@ class RoomController(Controller):
             ),
         ],
     ) -> list[WeeklyWindow]:
-        return await service.replace_rules(pool, principal, room_id, data)
+        return await windows.replace_rules(pool_of(request), principal, room_id, data)
 
     @get(
         "/{room_id:uuid}/availability-rules",
@@ -339,9 +307,12 @@ class RoomController(Controller):
         summary="The room's weekly windows",
     )
     async def rules(
-        self, pool: DbPool, maybe_principal: MaybeUser, room_id: FromPath[uuid.UUID]
+        self,
+        request: Request[Any, Any, Any],
+        maybe_principal: MaybeUser,
+        room_id: FromPath[uuid.UUID],
     ) -> list[WeeklyWindow]:
-        return await service.get_rules(pool, maybe_principal, room_id)
+        return await windows.get_rules(pool_of(request), maybe_principal, room_id)
 
 
 class ClosureController(Controller):
@@ -349,7 +320,7 @@ class ClosureController(Controller):
 
     path = "/v1/rooms/{room_id:uuid}/closures"
     tags = ["catalogue"]
-    security = _SECURITY
+    security = SECURITY
 
     @post(
         "/",
@@ -360,7 +331,7 @@ class ClosureController(Controller):
     )
     async def create(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         room_id: FromPath[uuid.UUID],
         data: Annotated[
@@ -379,7 +350,7 @@ class ClosureController(Controller):
             ),
         ],
     ) -> Closure:
-        return await service.create_closure(pool, principal, room_id, data)
+        return await closures.create_closure(pool_of(request), principal, room_id, data)
 
     @get(
         "/",
@@ -388,9 +359,9 @@ class ClosureController(Controller):
         summary="The room's closures",
     )
     async def list_(
-        self, pool: DbPool, principal: CurrentUser, room_id: FromPath[uuid.UUID]
+        self, request: Request[Any, Any, Any], principal: CurrentUser, room_id: FromPath[uuid.UUID]
     ) -> list[Closure]:
-        return await service.list_closures(pool, principal, room_id)
+        return await closures.list_closures(pool_of(request), principal, room_id)
 
     @delete(
         "/{closure_id:uuid}",
@@ -401,12 +372,51 @@ class ClosureController(Controller):
     )
     async def remove(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         room_id: FromPath[uuid.UUID],
         closure_id: FromPath[uuid.UUID],
     ) -> None:
-        await service.delete_closure(pool, principal, room_id, closure_id)
+        await closures.delete_closure(pool_of(request), principal, room_id, closure_id)
+
+
+class AvailabilityController(Controller):
+    """Free time of a room (``/v1/rooms/{id}/availability``, tagged ``availability``)."""
+
+    path = "/v1/rooms/{room_id:uuid}/availability"
+    tags = ["availability"]
+
+    @get(
+        "/",
+        operation_id="getRoomAvailability",
+        responses=problems(404, 422),
+        summary="Free intervals of a room in [from, to) (at most 93 days)",
+        description=(
+            "Weekly windows in the institution's timezone, clipped to the booking lead time and "
+            "horizon, minus closures, public holidays (when the room closes on them) and bookings "
+            "that hold a slot. Times come back in the institution's local offset."
+        ),
+    )
+    async def free_time(
+        self,
+        request: Request[Any, Any, Any],
+        maybe_principal: MaybeUser,
+        room_id: FromPath[uuid.UUID],
+        from_: Annotated[
+            str | None,
+            QueryParameter(
+                name="from",
+                description="RFC 3339 with an offset, e.g. 2026-12-05T00:00:00+09:00",
+            ),
+        ] = None,
+        to: Annotated[
+            str | None,
+            QueryParameter(description="RFC 3339 with an offset; at most 93 days after `from`"),
+        ] = None,
+    ) -> RoomAvailability:
+        start = parse_instant(from_, "from")
+        end = parse_instant(to, "to")
+        return await availability.free_time(pool_of(request), maybe_principal, room_id, start, end)
 
 
 def _room_search(
@@ -426,11 +436,11 @@ def _room_search(
     """Validate the query string into a RoomSearch, naming the first bad parameter."""
     amenities = [a.strip() for item in amenity for a in item.split(",") if a.strip()]
     for name in amenities:
-        _choice(name, "amenity", AMENITIES)
+        choice(name, "amenity", AMENITIES)
     if min_capacity is not None and min_capacity <= 0:
-        raise service.invalid("min_capacity", "must be a positive number of people")
+        raise invalid("min_capacity", "must be a positive number of people")
     if region is not None and district is not None:
-        service.validate_district(region, district)
+        institutions.validate_district(region, district)
     start = parse_instant(free_from, "free_from")
     end = parse_instant(free_to, "free_to")
     if start is not None or end is not None:
@@ -440,17 +450,17 @@ def _room_search(
         point = _parse_point(near)
     if radius_km is not None:
         if point is None:
-            raise service.invalid("radius_km", "only meaningful with near")
+            raise invalid("radius_km", "only meaningful with near")
         if not 0 < radius_km <= 100:
-            raise service.invalid("radius_km", "must be more than 0 and at most 100")
+            raise invalid("radius_km", "must be more than 0 and at most 100")
     if q is not None:
         q = q.strip()
         if not q or len(q) > 100:
-            raise service.invalid("q", "must be 1 to 100 characters")
+            raise invalid("q", "must be 1 to 100 characters")
     return RoomSearch(
         region=region,
         district=district,
-        kind=_choice(kind, "kind", ROOM_KINDS),
+        kind=choice(kind, "kind", ROOM_KINDS),
         min_capacity=min_capacity,
         amenities=sorted(set(amenities)),
         free_from=start,
@@ -467,12 +477,17 @@ def _parse_point(near: str) -> tuple[float, float]:
     try:
         lat, lon = (float(p) for p in parts)
     except ValueError:
-        raise service.invalid("near", "expected <lat>,<lon> in decimal degrees") from None
+        raise invalid("near", "expected <lat>,<lon> in decimal degrees") from None
     if not -90 <= lat <= 90:
-        raise service.invalid("near", "latitude out of range (-90..90)")
+        raise invalid("near", "latitude out of range (-90..90)")
     if not -180 <= lon <= 180:
-        raise service.invalid("near", "longitude out of range (-180..180)")
+        raise invalid("near", "longitude out of range (-180..180)")
     return lat, lon
 
 
-ROUTES: list[ControllerRouterHandler] = [InstitutionController, RoomController, ClosureController]
+ROUTES: list[ControllerRouterHandler] = [
+    InstitutionController,
+    RoomController,
+    ClosureController,
+    AvailabilityController,
+]

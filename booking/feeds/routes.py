@@ -7,18 +7,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
 from litestar import Controller, HttpMethod, Request, Response, get, post, route
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from booking.catalogue.routes import parse_instant
-from booking.deps import AppSettings, CurrentUser, DbPool
+from booking.deps import CurrentUser
 from booking.errors import NotFound, problem_spec
 from booking.feeds import service
 from booking.feeds.service import Conditions, FeedAnswer
-from booking.settings import Settings
+from booking.http import SECURITY, parse_instant, pool_of, settings_of
 from schemas.feeds import CalendarUrls
 
 __all__ = (
@@ -31,7 +29,6 @@ __all__ = (
 )
 
 CALENDAR_MEDIA_TYPE = "text/calendar"
-_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
 _FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
 _FEED_DESCRIPTION = (
     "An iCalendar (RFC 5545) subscription feed in UTC, for Google, Apple, Outlook and "
@@ -39,14 +36,6 @@ _FEED_DESCRIPTION = (
     "another window of at most two years. Cancelled and rejected bookings stay as "
     "`STATUS:CANCELLED` for 30 days, pending ones are `TENTATIVE`. Conditional GET: a strong "
     "`ETag` (`If-None-Match` wins over `If-Modified-Since`) and `Last-Modified`; `HEAD` works."
-)
-_ICS_EXAMPLE = (
-    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Nanum//Nanum Calendar Feeds 1.0//KO\r\n"
-    "CALSCALE:GREGORIAN\r\nNAME:마포 회의실 · 마포구청 — 나눔 예약 현황 / Nanum bookings\r\n"
-    "REFRESH-INTERVAL;VALUE=DURATION:PT15M\r\nX-PUBLISHED-TTL:PT15M\r\nBEGIN:VEVENT\r\n"
-    "SUMMARY:Reserved / 예약됨\r\nDTSTART:20301205T100000Z\r\nDTEND:20301205T113000Z\r\n"
-    "UID:3f0c3c1e-8a4e-4c39-9f55-3b0d2b0f6c11@nanum\r\nSEQUENCE:0\r\nSTATUS:CONFIRMED\r\n"
-    "END:VEVENT\r\nEND:VCALENDAR\r\n"
 )
 
 
@@ -104,14 +93,6 @@ def _per_method(name: str) -> Callable[[Any, Any, Any], str]:
     return operation_id
 
 
-def _resources(request: Request[Any, Any, Any]) -> tuple[asyncpg.Pool, Settings]:
-    """The pool and settings of the subscription feeds (the hot read path: calendar apps poll
-    them), read from app state rather than injected. Litestar's per-request resolution of
-    injected dependencies (a signature model per provider, and an anyio task group when two
-    resolve at the same depth) measured as a third of a 304 revalidation's cost."""
-    return request.app.state.pool, request.app.state.settings
-
-
 def _window(from_: str | None, to: str | None) -> service.FeedWindow:
     return service.feed_window(
         datetime.now(UTC), parse_instant(from_, "from"), parse_instant(to, "to")
@@ -161,7 +142,8 @@ class RoomFeedController(Controller):
         if_modified_since: IfModifiedSince = None,
     ) -> Response[bytes]:
         answer = await service.room_feed(
-            *_resources(request),
+            pool_of(request),
+            settings_of(request),
             room_id,
             _window(from_, to),
             Conditions(if_none_match, if_modified_since),
@@ -196,7 +178,8 @@ class InstitutionFeedController(Controller):
         if_modified_since: IfModifiedSince = None,
     ) -> Response[bytes]:
         answer = await service.institution_feed(
-            *_resources(request),
+            pool_of(request),
+            settings_of(request),
             institution_id,
             _window(from_, to),
             Conditions(if_none_match, if_modified_since),
@@ -238,7 +221,8 @@ class PrivateFeedController(Controller):
         if token == feed or not token:
             raise NotFound("No such calendar.")
         answer = await service.private_feed(
-            *_resources(request),
+            pool_of(request),
+            settings_of(request),
             token,
             _window(from_, to),
             Conditions(if_none_match, if_modified_since),
@@ -249,16 +233,10 @@ class PrivateFeedController(Controller):
         )
 
 
-_URLS_EXAMPLE = {
-    "https_url": "https://nanum.example/v1/calendars/q3J9lX0n4mF0lS2y7eHk9c1mR5tB8vW2zA6pD4uE1oI.ics",
-    "webcal_url": "webcal://nanum.example/v1/calendars/q3J9lX0n4mF0lS2y7eHk9c1mR5tB8vW2zA6pD4uE1oI.ics",
-}
-
-
 class MyCalendarController(Controller):
     path = "/v1/me/calendar"
     tags = ["feeds"]
-    security = _SECURITY
+    security = SECURITY
 
     @get(
         "/",
@@ -268,9 +246,11 @@ class MyCalendarController(Controller):
         cache_control=None,
     )
     async def my_calendar(
-        self, pool: DbPool, settings: AppSettings, principal: CurrentUser
+        self, request: Request[Any, Any, Any], principal: CurrentUser
     ) -> Response[CalendarUrls]:
-        https_url, webcal_url = await service.calendar_urls(pool, settings, principal)
+        https_url, webcal_url = await service.calendar_urls(
+            pool_of(request), settings_of(request), principal
+        )
         return Response(
             CalendarUrls(https_url=https_url, webcal_url=webcal_url),
             headers={"Cache-Control": "no-store"},
@@ -284,9 +264,11 @@ class MyCalendarController(Controller):
         responses={401: problem_spec("Not signed in")},
     )
     async def rotate(
-        self, pool: DbPool, settings: AppSettings, principal: CurrentUser
+        self, request: Request[Any, Any, Any], principal: CurrentUser
     ) -> Response[CalendarUrls]:
-        https_url, webcal_url = await service.rotate_calendar_token(pool, settings, principal)
+        https_url, webcal_url = await service.rotate_calendar_token(
+            pool_of(request), settings_of(request), principal
+        )
         return Response(
             CalendarUrls(https_url=https_url, webcal_url=webcal_url),
             headers={"Cache-Control": "no-store"},
@@ -296,7 +278,7 @@ class MyCalendarController(Controller):
 class BookingEventController(Controller):
     path = "/v1/bookings/{booking_id:uuid}/event.ics"
     tags = ["feeds"]
-    security = _SECURITY
+    security = SECURITY
 
     @route(
         "/",
@@ -314,15 +296,17 @@ class BookingEventController(Controller):
     async def booking_event(
         self,
         request: Request[Any, Any, Any],
-        pool: DbPool,
-        settings: AppSettings,
         principal: CurrentUser,
         booking_id: FromPath[uuid.UUID],
         if_none_match: IfNoneMatch = None,
         if_modified_since: IfModifiedSince = None,
     ) -> Response[bytes]:
         answer = await service.booking_event_feed(
-            pool, settings, principal, booking_id, Conditions(if_none_match, if_modified_since)
+            pool_of(request),
+            settings_of(request),
+            principal,
+            booking_id,
+            Conditions(if_none_match, if_modified_since),
         )
         return _respond(
             request,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.types import ControllerRouterHandler
 from redis.asyncio import Redis
 
-from booking.deps import DbPool, RedisClient
+from booking.http import pool_of, redis_of
 from booking.observability import metrics_payload
 from schemas.common import Health, Readiness
 
@@ -53,8 +54,10 @@ class HealthController(Controller):
         operation_id="readyz",
         summary="Readiness: 200 only when Postgres and Redis both answer, else 503 naming which",
     )
-    async def readyz(self, pool: DbPool, redis: RedisClient) -> Response[Readiness]:
-        pg, rd = await asyncio.gather(_check_postgres(pool), _check_redis(redis))
+    async def readyz(self, request: Request[Any, Any, Any]) -> Response[Readiness]:
+        pg, rd = await asyncio.gather(
+            _check_postgres(pool_of(request)), _check_redis(redis_of(request))
+        )
         checks = {"postgres": pg, "redis": rd}
         ready = all(v == "ok" for v in checks.values())
         return Response(

@@ -1,7 +1,8 @@
-"""Rules of background work: what each booking event tells whom, deliveries that happen once,
-reminders, no-shows, completion, and the citizen's check-in.
+"""What each booking event tells whom, deliveries that happen once, and reminders.
 
-Jobs in ``workers/`` are thin wrappers around these functions; the HTTP check-in route too.
+Notifications only send messages: status changes over time (check-in, no-show, completion)
+live in ``booking/reservations/lifecycle.py``. Jobs in ``workers/`` are thin wrappers around
+these functions.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from typing import Literal
 
 import asyncpg
 
-from booking.accounts.auth import Principal
-from booking.errors import Conflict, Forbidden, NotFound, refusal_problem
 from booking.feeds.ical import booking_invite
 from booking.notifications import queries
 from booking.notifications.mail import (
@@ -25,20 +24,15 @@ from booking.notifications.mail import (
     build_message,
     send_message,
 )
-from booking.reservations.queries import transition
 from booking.settings import Settings
-from schemas.jobs import CheckInResult
 
 __all__ = (
-    "CHECK_IN_OPENS_BEFORE",
     "REMINDERS",
     "Notice",
-    "check_in",
-    "complete_ended_bookings",
     "deliver",
+    "due_reminders",
     "plan_notices",
     "process_outbox_event",
-    "release_no_shows",
     "send_reminder",
 )
 
@@ -46,13 +40,11 @@ log = logging.getLogger("booking.notifications")
 
 InviteMethod = Literal["REQUEST", "CANCEL"]
 
-CHECK_IN_OPENS_BEFORE = timedelta(minutes=15)
 # kind -> (how long before the start it is sent, the next shorter reminder's lead)
 REMINDERS: dict[NoticeKind, tuple[timedelta, timedelta]] = {
     "reminder_24h": (timedelta(hours=24), timedelta(hours=1)),
     "reminder_1h": (timedelta(hours=1), timedelta(0)),
 }
-_SLOT_HOLDING = frozenset({"pending", "confirmed", "checked_in"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +102,7 @@ def plan_notices(
             return to_citizen(kind, "REQUEST")
         return []
     if topic == "booking.approved":
-        return to_citizen("approved", "REQUEST") if status in _SLOT_HOLDING else []
+        return to_citizen("approved", "REQUEST") if booking["holds_slot"] else []
     if topic == "booking.rejected":
         return to_citizen("rejected")
     if topic == "booking.cancelled":
@@ -204,104 +196,3 @@ async def send_reminder(
     return await deliver(
         pool, settings, key=f"booking:{booking_id}:{kind}", notice=notice, booking=booking
     )
-
-
-async def _transition_each(
-    pool: asyncpg.Pool, ids: list[uuid.UUID], to_status: str, reason: str, topic: str
-) -> list[uuid.UUID]:
-    """Move each booking in its own transaction; one that changed meanwhile (checked in,
-    cancelled) is refused by ``booking_transition`` and skipped."""
-    done: list[uuid.UUID] = []
-    for booking_id in ids:
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                await transition(
-                    conn,
-                    booking_id,
-                    to_status,
-                    from_statuses=("confirmed",)
-                    if to_status == "no_show"
-                    else (
-                        "confirmed",
-                        "checked_in",
-                    ),
-                    actor_id=None,
-                    reason=reason,
-                    topic=topic,
-                )
-        except asyncpg.PostgresError as exc:
-            if refusal_problem(exc) is None:
-                raise
-            log.info("skipped %s -> %s: %s", booking_id, to_status, exc)
-            continue
-        done.append(booking_id)
-    return done
-
-
-async def release_no_shows(pool: asyncpg.Pool, now: datetime) -> list[uuid.UUID]:
-    """Bookings not checked in within their room's grace period become ``no_show``; that
-    status does not hold a slot, so the room is free again. The outbox row tells the citizen."""
-    async with pool.acquire() as conn:
-        ids = await queries.due_no_shows(conn, now)
-    return await _transition_each(
-        pool,
-        ids,
-        "no_show",
-        "not checked in within the grace period; slot released",
-        "booking.no_show",
-    )
-
-
-async def complete_ended_bookings(pool: asyncpg.Pool, now: datetime) -> list[uuid.UUID]:
-    async with pool.acquire() as conn:
-        ids = await queries.due_completions(conn, now)
-    return await _transition_each(pool, ids, "completed", "ended", "booking.completed")
-
-
-async def check_in(
-    pool: asyncpg.Pool, principal: Principal, booking_id: uuid.UUID, now: datetime
-) -> CheckInResult:
-    """The owner checks in from 15 minutes before the start until the grace period ends."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await queries.booking_for_check_in(conn, booking_id)
-        if row is None or (
-            row["citizen_id"] != principal.id and not principal.manages(row["institution_id"])
-        ):
-            raise NotFound("No such booking.")
-        if row["citizen_id"] != principal.id:
-            raise Forbidden("Only the citizen who booked can check in.")
-        opens = row["starts_at"] - CHECK_IN_OPENS_BEFORE
-        closes = min(
-            row["starts_at"] + timedelta(minutes=row["check_in_grace_minutes"]), row["ends_at"]
-        )
-        window = {
-            "current_status": row["status"],
-            "check_in_opens_at": opens.isoformat(),
-            "check_in_closes_at": closes.isoformat(),
-        }
-        if row["status"] == "checked_in":
-            return CheckInResult(booking_id=booking_id, status="checked_in")
-        if row["status"] != "confirmed":
-            raise Conflict(
-                f"A {row['status']} booking cannot be checked in.",
-                code="check-in-refused",
-                title="Check-in refused",
-                extra=window,
-            )
-        if not opens <= now < closes:
-            raise Conflict(
-                "Check-in is open from 15 minutes before the start until the grace period ends.",
-                code="check-in-closed" if now >= closes else "check-in-not-open",
-                title="Check-in not possible now",
-                extra=window,
-            )
-        await transition(
-            conn,
-            booking_id,
-            "checked_in",
-            from_statuses=("confirmed",),
-            actor_id=principal.id,
-            reason="checked in",
-            topic="booking.checked_in",
-        )
-    return CheckInResult(booking_id=booking_id, status="checked_in")

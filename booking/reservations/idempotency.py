@@ -16,8 +16,7 @@ from datetime import UTC
 
 import msgspec
 
-from booking.errors import Problem
-from schemas.common import FieldError
+from booking.errors import invalid
 from schemas.reservations import BookingCreate
 
 __all__ = ("IDEMPOTENCY_HEADER", "MAX_KEY_LENGTH", "check_key", "request_fingerprint")
@@ -31,12 +30,10 @@ def check_key(key: str | None) -> str | None:
     if key is None:
         return None
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise Problem(
-            f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
-            status=422,
-            code="validation-error",
-            title="Invalid request",
-            errors=[FieldError(field=IDEMPOTENCY_HEADER, message="1 to 255 characters")],
+        raise invalid(
+            IDEMPOTENCY_HEADER,
+            "1 to 255 characters",
+            detail=f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
         )
     return key
 

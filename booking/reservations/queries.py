@@ -11,22 +11,28 @@ import uuid
 from datetime import datetime
 
 import asyncpg
+import msgspec
 
 from booking.db import Conn
+from schemas.reservations import BookingStatus
 
 __all__ = (
     "BOOKING_COLUMNS",
     "BookResult",
-    "alternatives",
+    "BookingRow",
+    "CheckInRow",
+    "ConflictRow",
     "book",
+    "booking_for_check_in",
     "conflict",
     "delete_expired_idempotency_keys",
+    "due_completions",
+    "due_no_shows",
     "fetch_booking",
     "institution_exists",
     "list_citizen_bookings",
     "list_institution_bookings",
     "lock_booking",
-    "overlapping_slots",
     "reschedule",
     "transition",
 )
@@ -34,16 +40,72 @@ __all__ = (
 BOOKING_COLUMNS = """
     b.id, b.status, b.room_id, lower(b.during) AS start, upper(b.during) AS "end", b.purpose,
     b.purpose_public, b.attendees, b.sequence, b.created_at, b.updated_at, b.citizen_id,
-    r.institution_id
+    r.institution_id, i.timezone
+"""
+"""The columns of :class:`BookingRow`, in its field order (``citizen_name`` follows)."""
+_BOOKING_FROM = """
+    bookings b JOIN rooms r ON r.id = b.room_id JOIN institutions i ON i.id = r.institution_id
 """
 
-_BOOK = (
-    "SELECT status_code, body, booking_id, replayed FROM book($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-)
+
+class BookingRow(msgspec.Struct, frozen=True):
+    """A booking as the services see it (UTC instants; ``timezone`` is its institution's)."""
+
+    id: uuid.UUID
+    status: BookingStatus
+    room_id: uuid.UUID
+    start: datetime
+    end: datetime
+    purpose: str
+    purpose_public: bool
+    attendees: int
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+    citizen_id: uuid.UUID
+    institution_id: uuid.UUID
+    timezone: str
+    citizen_name: str | None
 
 
-BookResult = asyncpg.Record
-"""``status_code``, ``body`` (JSON text), ``booking_id`` (None on a replay), ``replayed``."""
+class BookResult(msgspec.Struct, frozen=True):
+    """What ``book()`` answers: the HTTP status, the answer's JSON text (instants in the
+    institution's offset), the new booking's id (None on a replay), whether it is a replay."""
+
+    status_code: int
+    body: str
+    booking_id: uuid.UUID | None
+    replayed: bool
+
+
+class ConflictRow(msgspec.Struct, frozen=True):
+    """``booking_conflict()``'s answer, with the room's institution timezone."""
+
+    stamp: str
+    conflicts: list[asyncpg.Range[datetime]]
+    alternatives: list[asyncpg.Range[datetime]] | None
+    timezone: str
+
+
+class CheckInRow(msgspec.Struct, frozen=True):
+    """A booking, locked, with what the check-in rule needs."""
+
+    id: uuid.UUID
+    citizen_id: uuid.UUID
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    institution_id: uuid.UUID
+    requires_check_in: bool
+    check_in_grace_minutes: int
+    timezone: str
+
+
+def _booking(row: asyncpg.Record) -> BookingRow:
+    return BookingRow(*row)
+
+
+_BOOK = "SELECT * FROM book($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
 
 async def book(
@@ -73,28 +135,7 @@ async def book(
         request_hash,
     )
     assert row is not None
-    return row
-
-
-async def overlapping_slots(
-    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime, *, exclude: uuid.UUID | None
-) -> list[asyncpg.Record]:
-    """Ranges of slot-holding bookings of the room overlapping ``[start, end)`` (no holders)."""
-    return await conn.fetch(
-        """
-        SELECT lower(during) AS start, upper(during) AS "end"
-        FROM bookings
-        WHERE room_id = $1 AND during && tstzrange($2, $3, '[)')
-          AND holds_slot
-          AND ($4::uuid IS NULL OR id <> $4)
-        ORDER BY lower(during)
-        LIMIT 10
-        """,
-        room_id,
-        start,
-        end,
-        exclude,
-    )
+    return BookResult(*row)
 
 
 async def conflict(
@@ -105,11 +146,16 @@ async def conflict(
     *,
     exclude: uuid.UUID | None,
     known_stamp: str | None,
-) -> asyncpg.Record:
+) -> ConflictRow:
     """``stamp``, ``conflicts`` (ranges) and ``alternatives`` (ranges, or None when the stamp is
     still ``known_stamp``) for a 409, in one round trip (``booking_conflict()``, sql/0031)."""
     row = await conn.fetchrow(
-        "SELECT stamp, conflicts, alternatives FROM booking_conflict($1, $2, $3, $4, $5)",
+        """
+        SELECT c.stamp, c.conflicts, c.alternatives, i.timezone
+        FROM booking_conflict($1, $2, $3, $4, $5) c,
+             rooms r JOIN institutions i ON i.id = r.institution_id
+        WHERE r.id = $1
+        """,
         room_id,
         start,
         end,
@@ -117,44 +163,34 @@ async def conflict(
         known_stamp,
     )
     assert row is not None
-    return row
+    return ConflictRow(*row)
 
 
-async def alternatives(
-    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime, limit: int = 3
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        'SELECT alt_start AS start, alt_end AS "end" FROM booking_alternatives($1, $2, $3, $4)',
-        room_id,
-        start,
-        end,
-        limit,
-    )
-
-
-async def fetch_booking(conn: Conn, booking_id: uuid.UUID) -> asyncpg.Record | None:
+async def fetch_booking(conn: Conn, booking_id: uuid.UUID) -> BookingRow | None:
     """A booking with its institution and the citizen's name (for managers)."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"""
         SELECT {BOOKING_COLUMNS}, u.name AS citizen_name
-        FROM bookings b JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.citizen_id
+        FROM {_BOOKING_FROM} JOIN users u ON u.id = b.citizen_id
         WHERE b.id = $1
-        """,  # noqa: S608 - only the constant column list is interpolated
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
         booking_id,
     )
+    return None if row is None else _booking(row)
 
 
-async def lock_booking(conn: Conn, booking_id: uuid.UUID) -> asyncpg.Record | None:
+async def lock_booking(conn: Conn, booking_id: uuid.UUID) -> BookingRow | None:
     """Like :func:`fetch_booking`, holding the booking's row lock until the transaction ends."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         f"""
         SELECT {BOOKING_COLUMNS}, u.name AS citizen_name
-        FROM bookings b JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.citizen_id
+        FROM {_BOOKING_FROM} JOIN users u ON u.id = b.citizen_id
         WHERE b.id = $1
         FOR UPDATE OF b
-        """,  # noqa: S608 - only the constant column list is interpolated
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
         booking_id,
     )
+    return None if row is None else _booking(row)
 
 
 async def transition(
@@ -205,12 +241,12 @@ async def list_citizen_bookings(
     window_to: datetime | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> list[BookingRow]:
     """The citizen's bookings by start time, keyset-paginated after ``(start, id)``."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         SELECT {BOOKING_COLUMNS}, NULL::text AS citizen_name
-        FROM bookings b JOIN rooms r ON r.id = b.room_id
+        FROM {_BOOKING_FROM}
         WHERE b.citizen_id = $1
           AND ($2::text IS NULL OR b.status = $2)
           AND ($3::timestamptz IS NULL OR upper(b.during) > $3)
@@ -218,7 +254,7 @@ async def list_citizen_bookings(
           AND ($5::timestamptz IS NULL OR (lower(b.during), b.id) > ($5, $6::uuid))
         ORDER BY lower(b.during), b.id
         LIMIT $7
-        """,  # noqa: S608 - only the constant column list is interpolated
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
         citizen_id,
         status,
         window_from,
@@ -227,6 +263,7 @@ async def list_citizen_bookings(
         after[1] if after else None,
         limit,
     )
+    return [_booking(r) for r in rows]
 
 
 async def list_institution_bookings(
@@ -239,12 +276,12 @@ async def list_institution_bookings(
     window_to: datetime | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> list[BookingRow]:
     """The institution's bookings by start time (with the citizen's name), keyset-paginated."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"""
         SELECT {BOOKING_COLUMNS}, u.name AS citizen_name
-        FROM bookings b JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.citizen_id
+        FROM {_BOOKING_FROM} JOIN users u ON u.id = b.citizen_id
         WHERE r.institution_id = $1
           AND ($2::text IS NULL OR b.status = $2)
           AND ($3::uuid IS NULL OR b.room_id = $3)
@@ -253,7 +290,7 @@ async def list_institution_bookings(
           AND ($6::timestamptz IS NULL OR (lower(b.during), b.id) > ($6, $7::uuid))
         ORDER BY lower(b.during), b.id
         LIMIT $8
-        """,  # noqa: S608 - only the constant column list is interpolated
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
         institution_id,
         status,
         room_id,
@@ -263,6 +300,7 @@ async def list_institution_bookings(
         after[1] if after else None,
         limit,
     )
+    return [_booking(r) for r in rows]
 
 
 async def delete_expired_idempotency_keys(conn: Conn, *, older_than_hours: int = 24) -> int:
@@ -272,3 +310,59 @@ async def delete_expired_idempotency_keys(conn: Conn, *, older_than_hours: int =
         older_than_hours,
     )
     return int(status.rsplit(" ", 1)[-1])
+
+
+# --- lifecycle over time: check-in, no-show release, completion ---------------------------
+
+
+async def due_no_shows(conn: Conn, now: datetime, limit: int = 500) -> list[uuid.UUID]:
+    """Confirmed bookings of rooms requiring check-in whose grace period has passed."""
+    rows = await conn.fetch(
+        """
+        SELECT b.id FROM bookings b JOIN rooms r ON r.id = b.room_id
+        WHERE r.requires_check_in AND b.status = 'confirmed'
+          AND lower(b.during) + make_interval(mins => r.check_in_grace_minutes) <= $1
+        ORDER BY lower(b.during)
+        LIMIT $2
+        """,
+        now,
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
+async def due_completions(conn: Conn, now: datetime, limit: int = 500) -> list[uuid.UUID]:
+    """Ended bookings to complete: checked-in ones, and confirmed ones of rooms that do not
+    require check-in (the others turn ``no_show`` instead)."""
+    rows = await conn.fetch(
+        """
+        SELECT b.id FROM bookings b JOIN rooms r ON r.id = b.room_id
+        WHERE upper(b.during) <= $1
+          AND (b.status = 'checked_in' OR (b.status = 'confirmed' AND NOT r.requires_check_in))
+        ORDER BY upper(b.during)
+        LIMIT $2
+        """,
+        now,
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
+# --- check-in -----------------------------------------------------------------------------
+
+
+async def booking_for_check_in(conn: Conn, booking_id: uuid.UUID) -> CheckInRow | None:
+    """The booking, locked for the change, with what the check-in rule needs."""
+    row = await conn.fetchrow(
+        """
+        SELECT b.id, b.citizen_id, b.status, lower(b.during) AS starts_at,
+               upper(b.during) AS ends_at, r.institution_id, r.requires_check_in,
+               r.check_in_grace_minutes, i.timezone
+        FROM bookings b JOIN rooms r ON r.id = b.room_id
+        JOIN institutions i ON i.id = r.institution_id
+        WHERE b.id = $1
+        FOR UPDATE OF b
+        """,
+        booking_id,
+    )
+    return None if row is None else CheckInRow(*row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, Response, get, patch, post
@@ -15,12 +15,13 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from booking.accounts.security import decode_token
-from booking.deps import CurrentUser, DbPool
+from booking.accounts.security import bearer_token, decode_token
+from booking.deps import CurrentUser
 from booking.errors import PROBLEM_MEDIA_TYPE, Unauthorized, problem_spec
-from booking.reservations import service
+from booking.http import SECURITY, pool_of, settings_of
+from booking.reservations import lifecycle, service
 from booking.reservations.idempotency import IDEMPOTENCY_HEADER
-from booking.settings import Settings
+from schemas.jobs import CheckInResult
 from schemas.reservations import (
     Booking,
     BookingCancel,
@@ -32,9 +33,13 @@ from schemas.reservations import (
     BookingStatus,
 )
 
-__all__ = ("ROUTES", "BookingController", "InstitutionBookingController", "MyBookingController")
-
-_SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
+__all__ = (
+    "ROUTES",
+    "BookingController",
+    "CheckInController",
+    "InstitutionBookingController",
+    "MyBookingController",
+)
 
 
 _BOOKER_KEY = "nanum.booker"
@@ -47,10 +52,8 @@ async def require_booker(
     the token's signature and claims: ``book()`` itself refuses (401) an account that is
     disabled or deleted, which saves a query on the hottest endpoint. A guard (not a dependency)
     because it runs before the body is parsed and costs no dependency resolution."""
-    settings: Settings = connection.app.state.settings
-    scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    claims = decode_token(settings, token) if scheme.lower() == "bearer" and token else None
+    token = bearer_token(connection.headers.get("authorization", ""))
+    claims = decode_token(settings_of(connection), token) if token is not None else None
     if claims is None:
         raise Unauthorized(
             "Sign in and send a valid access token as `Authorization: Bearer <token>`.",
@@ -76,10 +79,12 @@ _SLOT_TAKEN = ResponseSpec(
                 "title": "Slot taken",
                 "status": 409,
                 "detail": "This room is already booked for part of that time.",
-                "conflicts": [{"start": "2026-12-05T10:00:00Z", "end": "2026-12-05T11:00:00Z"}],
+                "conflicts": [
+                    {"start": "2026-12-05T19:00:00+09:00", "end": "2026-12-05T20:00:00+09:00"}
+                ],
                 "alternatives": [
-                    {"start": "2026-12-05T11:00:00Z", "end": "2026-12-05T12:00:00Z"},
-                    {"start": "2026-12-05T09:00:00Z", "end": "2026-12-05T10:00:00Z"},
+                    {"start": "2026-12-05T20:00:00+09:00", "end": "2026-12-05T21:00:00+09:00"},
+                    {"start": "2026-12-05T18:00:00+09:00", "end": "2026-12-05T19:00:00+09:00"},
                 ],
             },
         )
@@ -114,7 +119,7 @@ class BookingController(Controller):
             "`pending`, which already holds the slot. Send an `Idempotency-Key` to retry safely."
         ),
         status_code=201,
-        security=_SECURITY,
+        security=SECURITY,
         guards=[require_booker],
         responses={
             401: problem_spec("No valid token, or the account can no longer sign in"),
@@ -137,11 +142,11 @@ class BookingController(Controller):
             ),
         ] = None,
     ) -> Response[Booking]:
-        # The hottest endpoint takes the pool from the app state and the caller from its guard
-        # rather than through injected dependencies (Litestar resolves a batch of two or more
-        # in a task group, which cost more than the booking's own Python work).
+        # The hottest endpoint takes the caller from its guard rather than an injected
+        # dependency (Litestar resolves a batch of two or more in a task group, which cost more
+        # than the booking's own Python work).
         booker: uuid.UUID = cast("dict[str, Any]", request.scope)[_BOOKER_KEY]
-        answer = await service.create_booking(request.app.state.pool, booker, data, idempotency_key)
+        answer = await service.create_booking(pool_of(request), booker, data, idempotency_key)
         headers = {"Location": f"/v1/bookings/{answer.booking.id}"}
         if answer.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -151,16 +156,19 @@ class BookingController(Controller):
         "/{booking_id:uuid}",
         operation_id="getBooking",
         summary="Read a booking (its citizen, or its room's managers)",
-        security=_SECURITY,
+        security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
             404: problem_spec("No such booking (for you)"),
         },
     )
     async def get_booking(
-        self, pool: DbPool, principal: CurrentUser, booking_id: FromPath[uuid.UUID]
+        self,
+        request: Request[Any, Any, Any],
+        principal: CurrentUser,
+        booking_id: FromPath[uuid.UUID],
     ) -> Booking:
-        return await service.get_booking(pool, principal, booking_id)
+        return await service.get_booking(pool_of(request), principal, booking_id)
 
     @patch(
         "/{booking_id:uuid}",
@@ -170,7 +178,7 @@ class BookingController(Controller):
             "Atomic: if the new range conflicts (409) or breaks a rule (422) the booking keeps "
             "its old time. In rooms that need approval the booking becomes `pending` again."
         ),
-        security=_SECURITY,
+        security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
             403: problem_spec("Only the citizen who booked can reschedule"),
@@ -181,19 +189,21 @@ class BookingController(Controller):
     )
     async def reschedule_booking(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         booking_id: FromPath[uuid.UUID],
         data: JSONBody[BookingReschedule],
     ) -> Booking:
-        return await service.reschedule_booking(pool, principal, booking_id, data.start, data.end)
+        return await service.reschedule_booking(
+            pool_of(request), principal, booking_id, data.start, data.end
+        )
 
     @post(
         "/{booking_id:uuid}/cancel",
         operation_id="cancelBooking",
         summary="Cancel a booking (its citizen before the start, its managers with a reason)",
         status_code=200,
-        security=_SECURITY,
+        security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
             404: problem_spec("No such booking (for you)"),
@@ -203,20 +213,20 @@ class BookingController(Controller):
     )
     async def cancel_booking(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         booking_id: FromPath[uuid.UUID],
         data: JSONBody[BookingCancel | None] = None,
     ) -> Booking:
         reason = data.reason if data is not None else None
-        return await service.cancel_booking(pool, principal, booking_id, reason)
+        return await service.cancel_booking(pool_of(request), principal, booking_id, reason)
 
     @post(
         "/{booking_id:uuid}/approve",
         operation_id="approveBooking",
         summary="Approve a pending booking (its room's managers)",
         status_code=200,
-        security=_SECURITY,
+        security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
             403: problem_spec("Only the room's managers decide"),
@@ -225,16 +235,19 @@ class BookingController(Controller):
         },
     )
     async def approve_booking(
-        self, pool: DbPool, principal: CurrentUser, booking_id: FromPath[uuid.UUID]
+        self,
+        request: Request[Any, Any, Any],
+        principal: CurrentUser,
+        booking_id: FromPath[uuid.UUID],
     ) -> Booking:
-        return await service.approve_booking(pool, principal, booking_id)
+        return await service.approve_booking(pool_of(request), principal, booking_id)
 
     @post(
         "/{booking_id:uuid}/reject",
         operation_id="rejectBooking",
         summary="Reject a pending booking with a reason (its room's managers)",
         status_code=200,
-        security=_SECURITY,
+        security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
             403: problem_spec("Only the room's managers decide"),
@@ -245,12 +258,12 @@ class BookingController(Controller):
     )
     async def reject_booking(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         booking_id: FromPath[uuid.UUID],
         data: JSONBody[BookingReject],
     ) -> Booking:
-        return await service.reject_booking(pool, principal, booking_id, data.reason)
+        return await service.reject_booking(pool_of(request), principal, booking_id, data.reason)
 
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size")]
@@ -275,12 +288,12 @@ class MyBookingController(Controller):
         "/",
         operation_id="listMyBookings",
         summary="My bookings, by start time (keyset pagination)",
-        security=_SECURITY,
+        security=SECURITY,
         responses={401: problem_spec("Not signed in"), 422: problem_spec("Invalid filter")},
     )
     async def list_my_bookings(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         status: FromQuery[BookingStatus | None] = None,
         window_from: From = None,
@@ -289,7 +302,7 @@ class MyBookingController(Controller):
         limit: Limit = 50,
     ) -> BookingPage:
         return await service.list_my_bookings(
-            pool,
+            pool_of(request),
             principal,
             status=status,
             window_from=window_from,
@@ -307,7 +320,7 @@ class InstitutionBookingController(Controller):
         "/",
         operation_id="listInstitutionBookings",
         summary="An institution's bookings with citizens' names (its managers, admins)",
-        security=_SECURITY,
+        security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
             403: problem_spec("Not a manager of this institution"),
@@ -317,7 +330,7 @@ class InstitutionBookingController(Controller):
     )
     async def list_institution_bookings(
         self,
-        pool: DbPool,
+        request: Request[Any, Any, Any],
         principal: CurrentUser,
         institution_id: FromPath[uuid.UUID],
         status: FromQuery[BookingStatus | None] = None,
@@ -328,7 +341,7 @@ class InstitutionBookingController(Controller):
         limit: Limit = 50,
     ) -> BookingPage:
         return await service.list_institution_bookings(
-            pool,
+            pool_of(request),
             principal,
             institution_id,
             status=status,
@@ -340,8 +353,59 @@ class InstitutionBookingController(Controller):
         )
 
 
+_NOT_NOW = Example(
+    summary="check-in not open yet",
+    value={
+        "type": "https://nanum.example/problems/check-in-not-open",
+        "title": "Check-in not possible now",
+        "status": 409,
+        "detail": "Check-in is open from 15 minutes before the start until the grace period ends.",
+        "instance": "/v1/bookings/5b0c1a9e-8a0e-4d3c-9a55-0f3f7f0e2b11/check-in",
+        "current_status": "confirmed",
+        "check_in_opens_at": "2026-12-05T18:45:00+09:00",
+        "check_in_closes_at": "2026-12-05T19:15:00+09:00",
+    },
+)
+
+
+class CheckInController(Controller):
+    """The citizen shows up: check-in keeps a booking of a room that requires it."""
+
+    path = "/v1/bookings"
+    tags = ["bookings"]
+    security = SECURITY
+
+    @post(
+        "/{booking_id:uuid}/check-in",
+        operation_id="checkInBooking",
+        summary="Check in to your booking",
+        description=(
+            "The citizen who booked checks in, from 15 minutes before the start until the room's "
+            "grace period (`check_in_grace_minutes` after the start) ends. In rooms that require "
+            "check-in, a booking not checked in by then becomes `no_show` and its slot is "
+            "released. Checking in again answers 200. Others get 404 (its managers 403); a "
+            "booking in another status or outside the window is 409 with `current_status`."
+        ),
+        status_code=200,
+        responses={
+            401: problem_spec("No valid access token"),
+            403: problem_spec("A manager of the institution: only the citizen checks in"),
+            404: problem_spec("No such booking, or not yours"),
+            409: problem_spec("Wrong status or outside the check-in window", examples=[_NOT_NOW]),
+        },
+    )
+    async def check_in(
+        self,
+        booking_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        principal: CurrentUser,
+    ) -> CheckInResult:
+        return await lifecycle.check_in(pool_of(request), principal, booking_id, datetime.now(UTC))
+
+
 ROUTES: list[ControllerRouterHandler] = [
     BookingController,
     MyBookingController,
     InstitutionBookingController,
+    CheckInController,
 ]

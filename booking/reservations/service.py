@@ -22,10 +22,11 @@ import msgspec
 
 from booking.accounts.auth import Principal
 from booking.db import Conn
-from booking.errors import Conflict, Forbidden, NotFound, Problem, refusal_problem
+from booking.errors import Conflict, Forbidden, NotFound, invalid, refusal_problem
+from booking.localtime import to_local
 from booking.reservations import queries
 from booking.reservations.idempotency import check_key, request_fingerprint
-from schemas.common import FieldError
+from booking.reservations.queries import BookingRow
 from schemas.reservations import Booking, BookingCreate, BookingPage, Interval
 
 __all__ = (
@@ -33,6 +34,7 @@ __all__ = (
     "approve_booking",
     "cancel_booking",
     "create_booking",
+    "forget_expired_idempotency_keys",
     "get_booking",
     "list_institution_bookings",
     "list_my_bookings",
@@ -112,12 +114,12 @@ class _AlternativesCache:
                 exclude=exclude,
                 known_stamp=known.stamp if known is not None else None,
             )
-            if row["alternatives"] is None and known is not None:
+            if row.alternatives is None and known is not None:
                 entry = known
             else:
                 entry = _Alternatives(
-                    stamp=row["stamp"],
-                    intervals=[Interval(start=r.lower, end=r.upper) for r in row["alternatives"]],
+                    stamp=row.stamp,
+                    intervals=_intervals(row.alternatives or [], row.timezone),
                     expires=time.monotonic() + self._ttl,
                 )
                 self._items[key] = entry
@@ -128,11 +130,20 @@ class _AlternativesCache:
             if computing is not None:
                 del self._computing[key]
                 computing.set_result(entry)
-        taken = [Interval(start=r.lower, end=r.upper) for r in row["conflicts"]]
+        taken = _intervals(row.conflicts, row.timezone)
         return taken, entry.intervals
 
 
 _alternatives = _AlternativesCache()
+
+
+def _intervals(ranges: list[asyncpg.Range[datetime]], timezone: str) -> list[Interval]:
+    """Ranges from Postgres as intervals in the institution's offset (bounds never infinite)."""
+    out: list[Interval] = []
+    for r in ranges:
+        assert r.lower is not None and r.upper is not None
+        out.append(Interval(start=to_local(r.lower, timezone), end=to_local(r.upper, timezone)))
+    return out
 
 
 async def _slot_taken(
@@ -155,13 +166,7 @@ async def _slot_taken(
 
 def _check_range(start: datetime, end: datetime) -> None:
     if end <= start:
-        raise Problem(
-            "end must be after start.",
-            status=422,
-            code="validation-error",
-            title="Invalid request",
-            errors=[FieldError(field="end", message="must be after start")],
-        )
+        raise invalid("end", "must be after start", detail="end must be after start.")
 
 
 async def create_booking(
@@ -191,35 +196,36 @@ async def create_booking(
             if problem is None:
                 raise
             raise problem from None
-    return BookingAnswer(booking=_booking_json.decode(row["body"]), replayed=row["replayed"])
+    # book() writes its answer in the institution's offset (sql/functions/booking_json.sql).
+    return BookingAnswer(booking=_booking_json.decode(row.body), replayed=row.replayed)
 
 
-def _to_booking(row: asyncpg.Record, *, with_citizen: bool) -> Booking:
+def _to_booking(row: BookingRow, *, with_citizen: bool) -> Booking:
+    """The answer for a booking, every instant in its institution's offset."""
+    tz = row.timezone
     return Booking(
-        id=row["id"],
-        status=row["status"],
-        room_id=row["room_id"],
-        start=row["start"],
-        end=row["end"],
-        purpose=row["purpose"],
-        purpose_public=row["purpose_public"],
-        attendees=row["attendees"],
-        sequence=row["sequence"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        citizen_name=row["citizen_name"] if with_citizen else None,
+        id=row.id,
+        status=row.status,
+        room_id=row.room_id,
+        start=to_local(row.start, tz),
+        end=to_local(row.end, tz),
+        purpose=row.purpose,
+        purpose_public=row.purpose_public,
+        attendees=row.attendees,
+        sequence=row.sequence,
+        created_at=to_local(row.created_at, tz),
+        updated_at=to_local(row.updated_at, tz),
+        citizen_name=row.citizen_name if with_citizen else None,
     )
 
 
-def _present(row: asyncpg.Record, principal: Principal) -> Booking:
-    return _to_booking(row, with_citizen=principal.manages(row["institution_id"]))
+def _present(row: BookingRow, principal: Principal) -> Booking:
+    return _to_booking(row, with_citizen=principal.manages(row.institution_id))
 
 
-def _visible(row: asyncpg.Record | None, principal: Principal) -> asyncpg.Record:
+def _visible(row: BookingRow | None, principal: Principal) -> BookingRow:
     """The booking if the caller owns it or manages its room; otherwise it does not exist."""
-    if row is None or not (
-        row["citizen_id"] == principal.id or principal.manages(row["institution_id"])
-    ):
+    if row is None or not (row.citizen_id == principal.id or principal.manages(row.institution_id)):
         raise NotFound("No such booking.")
     return row
 
@@ -280,12 +286,12 @@ async def _decide(
     """Approve or reject: the booking's managers only, pending only, not after it ended."""
     async with pool.acquire() as conn, conn.transaction():
         row = _visible(await queries.lock_booking(conn, booking_id), principal)
-        if not principal.manages(row["institution_id"]):
+        if not principal.manages(row.institution_id):
             raise Forbidden("Only the room's managers decide on bookings.")
-        if row["status"] != "pending":
-            raise _illegal(row["status"], f"Only a pending booking can become {to_status}.")
-        if to_status == "confirmed" and row["end"] <= datetime.now(UTC):
-            raise _illegal(row["status"], "This booking is already over.")
+        if row.status != "pending":
+            raise _illegal(row.status, f"Only a pending booking can become {to_status}.")
+        if to_status == "confirmed" and row.end <= datetime.now(UTC):
+            raise _illegal(row.status, "This booking is already over.")
         await transition(
             conn,
             booking_id,
@@ -323,21 +329,19 @@ async def cancel_booking(
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         row = _visible(await queries.lock_booking(conn, booking_id), principal)
-        owner = row["citizen_id"] == principal.id
-        manager = principal.manages(row["institution_id"])
-        if row["status"] not in ("pending", "confirmed"):
-            raise _illegal(row["status"], "Only a pending or confirmed booking can be cancelled.")
-        if row["end"] <= now:
-            raise _illegal(row["status"], "A past booking cannot be cancelled.")
-        if not manager and row["start"] <= now:
-            raise _illegal(row["status"], "A booking that has started cannot be cancelled.")
+        owner = row.citizen_id == principal.id
+        manager = principal.manages(row.institution_id)
+        if row.status not in ("pending", "confirmed"):
+            raise _illegal(row.status, "Only a pending or confirmed booking can be cancelled.")
+        if row.end <= now:
+            raise _illegal(row.status, "A past booking cannot be cancelled.")
+        if not manager and row.start <= now:
+            raise _illegal(row.status, "A booking that has started cannot be cancelled.")
         if manager and not owner and not reason:
-            raise Problem(
-                "Managers must give a reason when they cancel a citizen's booking.",
-                status=422,
-                code="validation-error",
-                title="Invalid request",
-                errors=[FieldError(field="reason", message="required for managers")],
+            raise invalid(
+                "reason",
+                "required for managers",
+                detail="Managers must give a reason when they cancel a citizen's booking.",
             )
         await transition(
             conn,
@@ -367,8 +371,8 @@ async def reschedule_booking(
         try:
             async with conn.transaction():
                 row = _visible(await queries.lock_booking(conn, booking_id), principal)
-                room_id = row["room_id"]
-                if row["citizen_id"] != principal.id:
+                room_id = row.room_id
+                if row.citizen_id != principal.id:
                     raise Forbidden("Only the citizen who booked can reschedule.")
                 await queries.reschedule(conn, booking_id, principal.id, start, end)
                 fresh = await queries.fetch_booking(conn, booking_id)
@@ -383,8 +387,8 @@ async def reschedule_booking(
     return _present(fresh, principal)
 
 
-def _encode_cursor(row: asyncpg.Record) -> str:
-    raw = f"{row['start'].isoformat()}|{row['id']}".encode()
+def _encode_cursor(row: BookingRow) -> str:
+    raw = f"{row.start.isoformat()}|{row.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -399,29 +403,21 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
             raise ValueError(cursor)
         return at, uuid.UUID(booking_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(
-            "cursor is not one this API returned.",
-            status=422,
-            code="validation-error",
-            title="Invalid request",
-            errors=[FieldError(field="cursor", message="invalid cursor")],
+        raise invalid(
+            "cursor", "invalid cursor", detail="cursor is not one this API returned."
         ) from None
 
 
 def _check_window(window_from: datetime | None, window_to: datetime | None) -> None:
     for name, value in (("from", window_from), ("to", window_to)):
         if value is not None and value.tzinfo is None:
-            raise Problem(
-                f"{name} must be an RFC 3339 time with an offset.",
-                status=422,
-                code="validation-error",
-                title="Invalid request",
-                errors=[FieldError(field=name, message="needs an offset")],
+            raise invalid(
+                name, "needs an offset", detail=f"{name} must be an RFC 3339 time with an offset."
             )
 
 
 def _page(
-    rows: list[asyncpg.Record], limit: int, present: Callable[[asyncpg.Record], Booking]
+    rows: list[BookingRow], limit: int, present: Callable[[BookingRow], Booking]
 ) -> BookingPage:
     """One keyset page from ``limit + 1`` rows: the extra row only says another page exists."""
     more = len(rows) > limit
@@ -488,3 +484,9 @@ async def list_institution_bookings(
             limit=limit + 1,
         )
     return _page(rows, limit, lambda r: _present(r, principal))
+
+
+async def forget_expired_idempotency_keys(pool: asyncpg.Pool) -> int:
+    """Forget Idempotency-Keys older than the 24 h they are honoured for; returns how many."""
+    async with pool.acquire() as conn:
+        return await queries.delete_expired_idempotency_keys(conn)

@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from booking.notifications import service
+from booking.reservations import lifecycle
 from booking.settings import Settings
 from tests.factories import Cast
 from tests.jobs.conftest import SmtpServer
@@ -35,8 +36,8 @@ async def test_unchecked_booking_turns_no_show_frees_the_slot_and_tells_the_citi
     end = start + timedelta(hours=2)
     booking_id = await insert_booking(db, cast.citizen_a.id, cast.room_x, start, end)
     # Inside the grace period nothing happens; after it the booking is released.
-    assert await service.release_no_shows(db, start + timedelta(minutes=14)) == []
-    assert await service.release_no_shows(db, datetime.now(UTC)) == [booking_id]
+    assert await lifecycle.release_no_shows(db, start + timedelta(minutes=14)) == []
+    assert await lifecycle.release_no_shows(db, datetime.now(UTC)) == [booking_id]
     assert await _status(db, booking_id) == "no_show"
     history = await db.fetchrow(
         "SELECT from_status, to_status FROM booking_history WHERE booking_id = $1 ORDER BY id DESC",
@@ -111,10 +112,10 @@ async def test_check_in_window_owner_only_and_no_show_skips_checked_in(
         )
         == 1
     )
-    assert await service.release_no_shows(db, datetime.now(UTC) + timedelta(minutes=30)) == []
+    assert await lifecycle.release_no_shows(db, datetime.now(UTC) + timedelta(minutes=30)) == []
     assert await _status(db, started) == "checked_in"
     # After the end a checked-in booking is completed.
-    completed = await service.complete_ended_bookings(db, datetime.now(UTC) + timedelta(hours=1))
+    completed = await lifecycle.complete_ended_bookings(db, datetime.now(UTC) + timedelta(hours=1))
     assert started in completed
     assert await _status(db, started) == "completed"
 

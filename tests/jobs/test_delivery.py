@@ -13,8 +13,8 @@ from litestar.testing import AsyncTestClient
 
 from booking.app import create_app
 from booking.feeds.ical import booking_uid
-from booking.notifications import queries
-from booking.notifications.cli import jobs_retry
+from booking.jobs import queries
+from booking.jobs.cli import jobs_retry
 from booking.reservations.queries import transition
 from booking.settings import Settings
 from tests.conftest import make_settings
@@ -91,7 +91,7 @@ async def test_bookings_made_while_redis_is_down_get_exactly_one_confirmation_ea
     # The relay meets the dead Redis: nothing is lost, the claims are given back.
     redis = ArqRedis.from_url(private_redis.url)
     try:
-        relay = Relay(db, redis, database_url)
+        relay = Relay(db, redis)
         try:
             await relay.run_once()
             raise AssertionError("enqueue to a stopped Redis must fail")

@@ -1,27 +1,25 @@
-"""Free time of a room: validated window, clipped to the booking horizon, computed in Postgres."""
+"""Free time of a room: validated window, clipped to the booking horizon, computed in Postgres.
+
+Free time is the catalogue's: what a room publishes (windows, closures, holidays) minus what
+holds a slot. It lived in ``booking/availability/`` until issue 10 folded it in here.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from booking.accounts.auth import Principal
-from booking.availability import queries
-from booking.catalogue.service import invalid
-from booking.errors import NotFound
+from booking.catalogue import queries
+from booking.errors import NotFound, invalid
+from booking.localtime import to_local
 from schemas.availability import FreeInterval, RoomAvailability
 
-__all__ = ("MAX_SPAN", "free_time", "to_local", "validate_window")
+__all__ = ("MAX_SPAN", "free_time", "validate_window")
 
 MAX_SPAN = timedelta(days=93)
-
-
-def to_local(moment: datetime, timezone: str) -> datetime:
-    """The one conversion from an absolute time to an institution's local wall clock."""
-    return moment.astimezone(ZoneInfo(timezone))
 
 
 def validate_window(

@@ -1,0 +1,1 @@
+"""Job plumbing: the transactional outbox relay, failed jobs and their command line."""

@@ -1,0 +1,43 @@
+"""The job plumbing the worker runs: outbox claims for the relay, and failed jobs recorded.
+
+``workers/`` calls these (never the queries): the relay claims a batch, enqueues it, then
+settles it; a job's last failure is recorded for ``python -m booking jobs failed``.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from booking.jobs import queries
+
+__all__ = ("claim_outbox", "record_failed_job", "release_stale_claims", "settle_outbox")
+
+
+async def claim_outbox(pool: asyncpg.Pool, limit: int) -> list[int]:
+    """Ids of up to ``limit`` undispatched outbox rows, oldest first, claimed (committed)."""
+    async with pool.acquire() as conn:
+        rows = await queries.claim_outbox(conn, limit)
+    return [int(r["id"]) for r in rows]
+
+
+async def settle_outbox(pool: asyncpg.Pool, dispatched: list[int], failed: list[int]) -> None:
+    """Mark the enqueued rows dispatched and give the others back to the relay."""
+    async with pool.acquire() as conn:
+        if dispatched:
+            await queries.mark_dispatched(conn, dispatched)
+        if failed:
+            await queries.release_claims(conn, failed)
+
+
+async def release_stale_claims(pool: asyncpg.Pool, older_than_seconds: float) -> int:
+    """Rows claimed long ago but never dispatched (a relay died mid-way) go back; how many."""
+    async with pool.acquire() as conn:
+        return await queries.release_stale_claims(conn, older_than_seconds)
+
+
+async def record_failed_job(
+    pool: asyncpg.Pool, job_id: str, job_name: str, args_json: str, error: str, attempts: int
+) -> int:
+    """Store a job's last failure; returns its ``failed_jobs`` id."""
+    async with pool.acquire() as conn:
+        return await queries.insert_failed_job(conn, job_id, job_name, args_json, error, attempts)
