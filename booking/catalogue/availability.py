@@ -56,13 +56,12 @@ async def free_time(
     async with pool.acquire() as conn:
         room = await queries.fetch_bookable_window(conn, room_id, start, end)
         if room is None or not (
-            room["active"] or (principal is not None and principal.manages(room["institution_id"]))
+            room.active or (principal is not None and principal.manages(room.institution_id))
         ):
             raise NotFound("No such room.")
-        lo: datetime = room["lo"]
-        hi: datetime = room["hi"]
+        lo, hi = room.lo, room.hi
         pieces = await queries.fetch_free_intervals(conn, room_id, lo, hi) if lo < hi else []
-    tz: str = room["timezone"]
+    tz = room.timezone
     return RoomAvailability(
         room_id=room_id,
         from_=to_local(start, tz),

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from booking.accounts.auth import Principal
 from booking.catalogue import queries
+from booking.catalogue.queries import ClosureRow
 from booking.catalogue.rooms import managed_room
 from booking.errors import NotFound, invalid
+from booking.localtime import to_local
 from schemas.catalogue import Closure, ClosureCreate
 
 __all__ = ("create_closure", "delete_closure", "list_closures")
 
 
-def _closure(record: asyncpg.Record, tz: ZoneInfo) -> Closure:
-    start: datetime = record["start"]
-    end: datetime = record["end"]
+def _closure(row: ClosureRow, tz: str) -> Closure:
     return Closure(
-        id=record["id"],
-        room_id=record["room_id"],
-        start=start.astimezone(tz),
-        end=end.astimezone(tz),
-        reason=record["reason"],
+        id=row.id,
+        room_id=row.room_id,
+        start=to_local(row.start, tz),
+        end=to_local(row.end, tz),
+        reason=row.reason,
     )
 
 
@@ -39,7 +37,7 @@ async def create_closure(
         row = await queries.insert_closure(
             conn, room_id, body.start, body.end, body.reason, principal.id
         )
-    return _closure(row, ZoneInfo(room["timezone"]))
+    return _closure(row, room.timezone)
 
 
 async def list_closures(
@@ -48,8 +46,7 @@ async def list_closures(
     async with pool.acquire() as conn:
         room = await managed_room(conn, principal, room_id)
         rows = await queries.fetch_closures(conn, room_id)
-    tz = ZoneInfo(room["timezone"])
-    return [_closure(r, tz) for r in rows]
+    return [_closure(r, room.timezone) for r in rows]
 
 
 async def delete_closure(

@@ -456,7 +456,8 @@ async def _upsert_institution(conn: Conn, values: InstitutionValues) -> tuple[uu
             "SELECT id FROM institutions WHERE source_key = $1", values.source_key
         )
         return ident, "unchanged"
-    return row["id"], "created" if row["created"] else "updated"
+    ident, created = row
+    return ident, "created" if created else "updated"
 
 
 async def _upsert_room(conn: Conn, institution_id: uuid.UUID, parsed: ParsedRow) -> str:
@@ -484,8 +485,8 @@ async def _upsert_room(conn: Conn, institution_id: uuid.UUID, parsed: ParsedRow)
         room_id = await conn.fetchval("SELECT id FROM rooms WHERE source_key = $1", room.source_key)
         outcome = "unchanged"
     else:
-        room_id = row["id"]
-        outcome = "created" if row["created"] else "updated"
+        room_id, created = row
+        outcome = "created" if created else "updated"
     # Weekly windows change only when the published hours do.
     if set(await queries.fetch_rules(conn, room_id)) != set(parsed.rules):
         await queries.replace_rules(conn, room_id, parsed.rules)

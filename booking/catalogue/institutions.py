@@ -10,9 +10,10 @@ import msgspec
 
 from booking.accounts.auth import Principal
 from booking.catalogue import queries
-from booking.catalogue.queries import InstitutionValues
+from booking.catalogue.queries import InstitutionRow, InstitutionValues
 from booking.errors import Forbidden, NotFound, invalid
 from booking.http import cursor_uuid, decode_cursor, encode_cursor
+from booking.localtime import to_local
 from schemas.catalogue import (
     SEOUL_DISTRICTS,
     Institution,
@@ -58,22 +59,23 @@ def _validate_coordinates(latitude: float | None, longitude: float | None) -> No
         )
 
 
-def _institution(record: asyncpg.Record) -> Institution:
+def _institution(row: InstitutionRow) -> Institution:
+    """The answer: stamps in the institution's own offset."""
     return Institution(
-        id=record["id"],
-        name=record["name"],
-        kind=record["kind"],
-        region=record["region"],
-        district=record["district"],
-        address=record["address"],
-        latitude=record["latitude"],
-        longitude=record["longitude"],
-        phone=record["phone"],
-        homepage=record["homepage"],
-        timezone=record["timezone"],
-        closed_on_holidays=record["closed_on_holidays"],
-        created_at=record["created_at"],
-        updated_at=record["updated_at"],
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        region=row.region,
+        district=row.district,
+        address=row.address,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        phone=row.phone,
+        homepage=row.homepage,
+        timezone=row.timezone,
+        closed_on_holidays=row.closed_on_holidays,
+        created_at=to_local(row.created_at, row.timezone),
+        updated_at=to_local(row.updated_at, row.timezone),
     )
 
 
@@ -152,7 +154,7 @@ async def patch_institution(
             for name in _ADMIN_ONLY_INSTITUTION_FIELDS:
                 if name in sent:
                     raise invalid(name, "only an administrator may change this field")
-        current = {name: row[name] for name in queries.INSTITUTION_COLUMNS}
+        current = {name: getattr(row, name) for name in queries.INSTITUTION_COLUMNS}
         current.update(sent)
         values = InstitutionValues(**current)
         _validate_institution(values)

@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-import asyncpg
+import msgspec
 
 from booking.db import Conn
 
 __all__ = (
     "INSTITUTION_COLUMNS",
     "ROOM_COLUMNS",
+    "BookableWindow",
+    "ClosureRow",
+    "InstitutionRow",
     "InstitutionValues",
+    "RoomRow",
     "RoomSearch",
     "RoomValues",
     "RuleValues",
@@ -33,6 +37,7 @@ __all__ = (
     "insert_closure",
     "insert_institution",
     "insert_room",
+    "institution_params",
     "list_institutions",
     "lock_institution",
     "lock_room",
@@ -133,8 +138,7 @@ ROOM_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RuleValues:
+class RuleValues(msgspec.Struct, frozen=True):
     """One weekly window: ISO weekdays, "HH:MM" start and end (end may be "24:00")."""
 
     days: tuple[int, ...]
@@ -144,71 +148,148 @@ class RuleValues:
     valid_until: date | None = None
 
 
+class InstitutionRow(msgspec.Struct, frozen=True):
+    """An institution as stored (UTC stamps); built positionally from ``_INSTITUTION_ROW``."""
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    region: str
+    district: str
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    phone: str | None
+    homepage: str | None
+    timezone: str
+    closed_on_holidays: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+_INSTITUTION_ROW = """
+    id, name, kind, region, district, address, latitude, longitude, phone, homepage, timezone,
+    closed_on_holidays, created_at, updated_at
+"""
+"""The columns of :class:`InstitutionRow`, in its field order."""
+
+
+class RoomRow(msgspec.Struct, frozen=True):
+    """A room with its institution's place and timezone (UTC stamps); built positionally from
+    ``_ROOM_SELECT``. ``distance_km`` is only selected by a search near a point."""
+
+    id: uuid.UUID
+    institution_id: uuid.UUID
+    name: str
+    name_en: str | None
+    kind: str
+    capacity: int
+    area_m2: Decimal | None
+    floor: str | None
+    amenities: list[str]
+    accessibility: list[str]
+    photos: list[str]
+    fee_krw: int | None
+    fee_base_hours: Decimal | None
+    overtime_unit_hours: Decimal | None
+    overtime_fee_krw: int | None
+    slot_minutes: int
+    min_minutes: int
+    max_minutes: int
+    lead_minutes: int
+    horizon_days: int
+    requires_approval: bool
+    max_active_per_citizen: int
+    closed_on_holidays: bool
+    active: bool
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+    institution_name: str
+    region: str
+    district: str
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    timezone: str
+    distance_km: float | None = None
+
+
+class ClosureRow(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    room_id: uuid.UUID
+    start: datetime
+    end: datetime
+    reason: str
+
+
+class BookableWindow(msgspec.Struct, frozen=True):
+    """A room's visibility facts and a window clipped to ``[now + lead, now + horizon)``."""
+
+    id: uuid.UUID
+    institution_id: uuid.UUID
+    active: bool
+    timezone: str
+    lo: datetime
+    hi: datetime
+
+
 # --- institutions -----------------------------------------------------------------------------
 
 
-async def insert_institution(conn: Conn, values: InstitutionValues) -> asyncpg.Record:
+def institution_params(values: InstitutionValues) -> tuple[object, ...]:
+    """``values`` in the order of :data:`INSTITUTION_COLUMNS`."""
+    return tuple(getattr(values, name) for name in INSTITUTION_COLUMNS)
+
+
+async def insert_institution(conn: Conn, values: InstitutionValues) -> InstitutionRow:
     row = await conn.fetchrow(
-        """
+        f"""
         INSERT INTO institutions (name, kind, region, district, address, latitude, longitude,
                                   phone, homepage, timezone, closed_on_holidays, source_key)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        RETURNING *
-        """,
-        values.name,
-        values.kind,
-        values.region,
-        values.district,
-        values.address,
-        values.latitude,
-        values.longitude,
-        values.phone,
-        values.homepage,
-        values.timezone,
-        values.closed_on_holidays,
+        RETURNING {_INSTITUTION_ROW}
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
+        *institution_params(values),
         values.source_key,
     )
     assert row is not None
-    return row
+    return InstitutionRow(*row)
 
 
-async def fetch_institution(conn: Conn, institution_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM institutions WHERE id = $1", institution_id)
-
-
-async def lock_institution(conn: Conn, institution_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM institutions WHERE id = $1 FOR UPDATE", institution_id
+async def fetch_institution(conn: Conn, institution_id: uuid.UUID) -> InstitutionRow | None:
+    row = await conn.fetchrow(
+        f"SELECT {_INSTITUTION_ROW} FROM institutions WHERE id = $1",  # noqa: S608 - constant
+        institution_id,
     )
+    return None if row is None else InstitutionRow(*row)
+
+
+async def lock_institution(conn: Conn, institution_id: uuid.UUID) -> InstitutionRow | None:
+    row = await conn.fetchrow(
+        f"SELECT {_INSTITUTION_ROW} FROM institutions WHERE id = $1 FOR UPDATE",  # noqa: S608 - constant
+        institution_id,
+    )
+    return None if row is None else InstitutionRow(*row)
 
 
 async def update_institution(
     conn: Conn, institution_id: uuid.UUID, values: InstitutionValues
-) -> asyncpg.Record:
+) -> InstitutionRow:
     row = await conn.fetchrow(
-        """
+        f"""
         UPDATE institutions
         SET name = $2, kind = $3, region = $4, district = $5, address = $6, latitude = $7,
             longitude = $8, phone = $9, homepage = $10, timezone = $11,
             closed_on_holidays = $12, updated_at = now()
         WHERE id = $1
-        RETURNING *
-        """,
+        RETURNING {_INSTITUTION_ROW}
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
         institution_id,
-        values.name,
-        values.kind,
-        values.region,
-        values.district,
-        values.address,
-        values.latitude,
-        values.longitude,
-        values.phone,
-        values.homepage,
-        values.timezone,
-        values.closed_on_holidays,
+        *institution_params(values),
     )
     assert row is not None
-    return row
+    return InstitutionRow(*row)
 
 
 async def list_institutions(
@@ -219,18 +300,18 @@ async def list_institutions(
     kind: str | None,
     after: tuple[str, uuid.UUID] | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> list[InstitutionRow]:
     """One page ordered by (name, id), starting after the keyset ``after``."""
-    return await conn.fetch(
-        """
-        SELECT * FROM institutions
+    rows = await conn.fetch(
+        f"""
+        SELECT {_INSTITUTION_ROW} FROM institutions
         WHERE ($1::text IS NULL OR region = $1)
           AND ($2::text IS NULL OR district = $2)
           AND ($3::text IS NULL OR kind = $3)
           AND ($4::text IS NULL OR (name, id) > ($4, $5::uuid))
         ORDER BY name, id
         LIMIT $6
-        """,
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
         region,
         district,
         kind,
@@ -238,15 +319,22 @@ async def list_institutions(
         after[1] if after else None,
         limit,
     )
+    return [InstitutionRow(*r) for r in rows]
 
 
 # --- rooms --------------------------------------------------------------------------------------
 
-_ROOM_SELECT = """
-    SELECT r.*, i.name AS institution_name, i.region, i.district, i.address, i.latitude,
-           i.longitude, i.timezone
-    FROM rooms r JOIN institutions i ON i.id = r.institution_id
+_ROOM_COLUMNS = """
+    r.id, r.institution_id, r.name, r.name_en, r.kind, r.capacity, r.area_m2, r.floor,
+    r.amenities, r.accessibility, r.photos, r.fee_krw, r.fee_base_hours, r.overtime_unit_hours,
+    r.overtime_fee_krw, r.slot_minutes, r.min_minutes, r.max_minutes, r.lead_minutes,
+    r.horizon_days, r.requires_approval, r.max_active_per_citizen, r.closed_on_holidays,
+    r.active, r.note, r.created_at, r.updated_at, i.name AS institution_name, i.region,
+    i.district, i.address, i.latitude, i.longitude, i.timezone
 """
+"""The columns of :class:`RoomRow`, in its field order (search adds ``distance_km``)."""
+_ROOM_FROM = " FROM rooms r JOIN institutions i ON i.id = r.institution_id"
+_ROOM_SELECT = "SELECT " + _ROOM_COLUMNS + _ROOM_FROM
 
 
 async def insert_room(conn: Conn, institution_id: uuid.UUID, values: RoomValues) -> uuid.UUID:
@@ -272,12 +360,14 @@ def _room_params(values: RoomValues) -> tuple[object, ...]:
     return tuple(getattr(values, name) for name in ROOM_COLUMNS)
 
 
-async def fetch_room(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(_ROOM_SELECT + " WHERE r.id = $1", room_id)
+async def fetch_room(conn: Conn, room_id: uuid.UUID) -> RoomRow | None:
+    row = await conn.fetchrow(_ROOM_SELECT + " WHERE r.id = $1", room_id)
+    return None if row is None else RoomRow(*row)
 
 
-async def lock_room(conn: Conn, room_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(_ROOM_SELECT + " WHERE r.id = $1 FOR UPDATE OF r", room_id)
+async def lock_room(conn: Conn, room_id: uuid.UUID) -> RoomRow | None:
+    row = await conn.fetchrow(_ROOM_SELECT + " WHERE r.id = $1 FOR UPDATE OF r", room_id)
+    return None if row is None else RoomRow(*row)
 
 
 async def update_room(conn: Conn, room_id: uuid.UUID, values: RoomValues) -> None:
@@ -314,14 +404,8 @@ async def fetch_rules(conn: Conn, room_id: uuid.UUID) -> list[RuleValues]:
         room_id,
     )
     return [
-        RuleValues(
-            days=tuple(sorted(r["days"])),
-            start=r["start"],
-            end=r["end"],
-            valid_from=r["valid_from"],
-            valid_until=r["valid_until"],
-        )
-        for r in rows
+        RuleValues(tuple(sorted(days)), start, end, valid_from, valid_until)
+        for days, start, end, valid_from, valid_until in rows
     ]
 
 
@@ -335,7 +419,7 @@ async def insert_closure(
     end: datetime,
     reason: str,
     created_by: uuid.UUID | None,
-) -> asyncpg.Record:
+) -> ClosureRow:
     row = await conn.fetchrow(
         """
         INSERT INTO closures (room_id, during, reason, created_by)
@@ -349,17 +433,18 @@ async def insert_closure(
         created_by,
     )
     assert row is not None
-    return row
+    return ClosureRow(*row)
 
 
-async def fetch_closures(conn: Conn, room_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def fetch_closures(conn: Conn, room_id: uuid.UUID) -> list[ClosureRow]:
+    rows = await conn.fetch(
         """
         SELECT id, room_id, lower(during) AS start, upper(during) AS "end", reason
         FROM closures WHERE room_id = $1 ORDER BY lower(during), id
         """,
         room_id,
     )
+    return [ClosureRow(*r) for r in rows]
 
 
 async def delete_closure(conn: Conn, room_id: uuid.UUID, closure_id: uuid.UUID) -> bool:
@@ -453,7 +538,7 @@ def search_sql(search: RoomSearch) -> tuple[str, list[object]]:
                 f"(i.name, r.name, r.id) > ({param(iname)}::text, {param(rname)}::text, {param(rid)}::uuid)"
             )
         order = "institution_name, name, id"
-    select = _ROOM_SELECT.replace("SELECT r.*,", f"SELECT r.*, {distance} AS distance_km,", 1)
+    select = f"SELECT {_ROOM_COLUMNS}, {distance} AS distance_km {_ROOM_FROM}"
     conditions = " AND ".join(where)
     limit = param(search.limit + 1)
     sql = f"SELECT * FROM ({select} WHERE {conditions}) AS found ORDER BY {order} LIMIT {limit}"  # noqa: S608 - fixed fragments; values are $n parameters
@@ -494,10 +579,10 @@ def _cos_deg(degrees: float) -> float:
     return math.cos(math.radians(degrees))
 
 
-async def search_rooms(conn: Conn, search: RoomSearch) -> list[asyncpg.Record]:
+async def search_rooms(conn: Conn, search: RoomSearch) -> list[RoomRow]:
     """Up to ``limit + 1`` matching rooms (the extra one tells the caller there is a next page)."""
     sql, params = search_sql(search)
-    return await conn.fetch(sql, *params)
+    return [RoomRow(*r) for r in await conn.fetch(sql, *params)]
 
 
 # --- free time: the multirange arithmetic lives in Postgres (room_free_time) ------------------
@@ -505,10 +590,10 @@ async def search_rooms(conn: Conn, search: RoomSearch) -> list[asyncpg.Record]:
 
 async def fetch_bookable_window(
     conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime
-) -> asyncpg.Record | None:
+) -> BookableWindow | None:
     """The room's visibility facts and ``[start, end)`` clipped to ``[now + lead, now + horizon)``
     (``lo``/``hi``; ``lo >= hi`` means nothing is bookable in the window)."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         SELECT r.id, r.institution_id, r.active, i.timezone,
                greatest($2::timestamptz, now() + r.lead_minutes * interval '1 minute') AS lo,
@@ -520,6 +605,7 @@ async def fetch_bookable_window(
         start,
         end,
     )
+    return None if row is None else BookableWindow(*row)
 
 
 async def fetch_free_intervals(
@@ -536,4 +622,4 @@ async def fetch_free_intervals(
         start,
         end,
     )
-    return [(r["start"], r["end"]) for r in rows]
+    return [(start, end) for start, end in rows]

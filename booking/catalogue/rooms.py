@@ -10,9 +10,10 @@ import msgspec
 
 from booking.accounts.auth import Principal
 from booking.catalogue import queries
-from booking.catalogue.queries import RoomValues
+from booking.catalogue.queries import RoomRow, RoomValues
 from booking.db import Conn
 from booking.errors import Forbidden, NotFound, invalid
+from booking.localtime import to_local
 from schemas.catalogue import Fee, Policy, Room, RoomCreate, RoomPatch
 
 __all__ = (
@@ -20,7 +21,7 @@ __all__ = (
     "get_room",
     "managed_room",
     "patch_room",
-    "room_from_record",
+    "room_answer",
     "visible_room",
 )
 
@@ -33,11 +34,11 @@ def _decimal(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _fee(record: asyncpg.Record) -> Fee | None:
-    krw = record["fee_krw"]
-    base = record["fee_base_hours"]
-    unit = record["overtime_unit_hours"]
-    overtime = record["overtime_fee_krw"]
+def _fee(row: RoomRow) -> Fee | None:
+    krw = row.fee_krw
+    base = row.fee_base_hours
+    unit = row.overtime_unit_hours
+    overtime = row.overtime_fee_krw
     if krw is None and base is None and unit is None and overtime is None:
         return None
     if krw == 0:
@@ -51,43 +52,43 @@ def _fee(record: asyncpg.Record) -> Fee | None:
     )
 
 
-def room_from_record(record: asyncpg.Record) -> Room:
-    keys = record.keys()
-    distance = record["distance_km"] if "distance_km" in keys else None
+def room_answer(row: RoomRow) -> Room:
+    """The answer: stamps in the institution's own offset."""
+    distance = row.distance_km
     return Room(
-        id=record["id"],
-        institution_id=record["institution_id"],
-        institution_name=record["institution_name"],
-        region=record["region"],
-        district=record["district"],
-        address=record["address"],
-        latitude=record["latitude"],
-        longitude=record["longitude"],
-        timezone=record["timezone"],
-        name=record["name"],
-        name_en=record["name_en"],
-        kind=record["kind"],
-        capacity=record["capacity"],
-        area_m2=_float(record["area_m2"]),
-        floor=record["floor"],
-        amenities=list(record["amenities"]),
-        accessibility=list(record["accessibility"]),
-        fee=_fee(record),
-        photos=list(record["photos"]),
+        id=row.id,
+        institution_id=row.institution_id,
+        institution_name=row.institution_name,
+        region=row.region,
+        district=row.district,
+        address=row.address,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        timezone=row.timezone,
+        name=row.name,
+        name_en=row.name_en,
+        kind=row.kind,
+        capacity=row.capacity,
+        area_m2=_float(row.area_m2),
+        floor=row.floor,
+        amenities=list(row.amenities),
+        accessibility=list(row.accessibility),
+        fee=_fee(row),
+        photos=list(row.photos),
         policy=Policy(
-            slot_minutes=record["slot_minutes"],
-            min_minutes=record["min_minutes"],
-            max_minutes=record["max_minutes"],
-            lead_minutes=record["lead_minutes"],
-            horizon_days=record["horizon_days"],
-            requires_approval=record["requires_approval"],
-            max_active_per_citizen=record["max_active_per_citizen"],
+            slot_minutes=row.slot_minutes,
+            min_minutes=row.min_minutes,
+            max_minutes=row.max_minutes,
+            lead_minutes=row.lead_minutes,
+            horizon_days=row.horizon_days,
+            requires_approval=row.requires_approval,
+            max_active_per_citizen=row.max_active_per_citizen,
         ),
-        closed_on_holidays=record["closed_on_holidays"],
-        active=record["active"],
-        note=record["note"],
-        created_at=record["created_at"],
-        updated_at=record["updated_at"],
+        closed_on_holidays=row.closed_on_holidays,
+        active=row.active,
+        note=row.note,
+        created_at=to_local(row.created_at, row.timezone),
+        updated_at=to_local(row.updated_at, row.timezone),
         distance_km=None if distance is None else round(float(distance), 3),
     )
 
@@ -122,27 +123,23 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-async def visible_room(
-    conn: Conn, principal: Principal | None, room_id: uuid.UUID
-) -> asyncpg.Record:
+async def visible_room(conn: Conn, principal: Principal | None, room_id: uuid.UUID) -> RoomRow:
     """The room, if the caller may see it: everyone sees active rooms, managers their own."""
     row = await queries.fetch_room(conn, room_id)
-    if row is None or not (
-        row["active"] or (principal and principal.manages(row["institution_id"]))
-    ):
+    if row is None or not (row.active or (principal and principal.manages(row.institution_id))):
         raise NotFound("No such room.")
     return row
 
 
 async def managed_room(
     conn: Conn, principal: Principal, room_id: uuid.UUID, *, lock: bool = False
-) -> asyncpg.Record:
+) -> RoomRow:
     """The room, if the caller manages it: 404 if they may not see it, 403 if only see it."""
     row = await (queries.lock_room if lock else queries.fetch_room)(conn, room_id)
     if row is None:
         raise NotFound("No such room.")
-    if not principal.manages(row["institution_id"]):
-        if not row["active"]:
+    if not principal.manages(row.institution_id):
+        if not row.active:
             raise NotFound("No such room.")
         raise Forbidden("Only this room's managers or an administrator may do this.")
     return row
@@ -188,12 +185,12 @@ async def create_room(
         room_id = await queries.insert_room(conn, institution_id, values)
         row = await queries.fetch_room(conn, room_id)
     assert row is not None
-    return room_from_record(row)
+    return room_answer(row)
 
 
 async def get_room(pool: asyncpg.Pool, principal: Principal | None, room_id: uuid.UUID) -> Room:
     async with pool.acquire() as conn:
-        return room_from_record(await visible_room(conn, principal, room_id))
+        return room_answer(await visible_room(conn, principal, room_id))
 
 
 async def patch_room(
@@ -203,7 +200,7 @@ async def patch_room(
         row = await managed_room(conn, principal, room_id, lock=True)
         if not isinstance(body.fee, msgspec.UnsetType) and not principal.is_admin:
             raise invalid("fee", "only an administrator may change a room's fee")
-        values = RoomValues(**{name: row[name] for name in queries.ROOM_COLUMNS})
+        values = RoomValues(**{name: getattr(row, name) for name in queries.ROOM_COLUMNS})
         values.amenities = list(values.amenities)
         values.accessibility = list(values.accessibility)
         values.photos = list(values.photos)
@@ -240,4 +237,4 @@ async def patch_room(
         await queries.update_room(conn, room_id, values)
         updated = await queries.fetch_room(conn, room_id)
     assert updated is not None
-    return room_from_record(updated)
+    return room_answer(updated)

@@ -6,7 +6,7 @@ import asyncpg
 
 from booking.catalogue import queries
 from booking.catalogue.queries import RoomSearch
-from booking.catalogue.rooms import room_from_record
+from booking.catalogue.rooms import room_answer
 from booking.errors import invalid
 from booking.http import cursor_uuid, decode_cursor, encode_cursor
 from schemas.catalogue import RoomPage
@@ -31,8 +31,8 @@ async def search_rooms(pool: asyncpg.Pool, search: RoomSearch, cursor: str | Non
     if len(rows) > search.limit:
         last = page[-1]
         next_cursor = encode_cursor(
-            ["d", last["distance_km"], str(last["id"])]
+            ["d", last.distance_km, str(last.id)]
             if search.near is not None
-            else ["n", last["institution_name"], last["name"], str(last["id"])]
+            else ["n", last.institution_name, last.name, str(last.id)]
         )
-    return RoomPage(items=[room_from_record(r) for r in page], next_cursor=next_cursor)
+    return RoomPage(items=[room_answer(r) for r in page], next_cursor=next_cursor)

@@ -130,6 +130,6 @@ async def test_search_finds_a_room_exactly_when_its_free_time_holds_the_range(
             for lo, hi in zip(starts, ends, strict=True):
                 found = await search_rooms(conn, RoomSearch(q=name, free_from=lo, free_to=hi))
                 expected = bool(await conn.fetchval(SEARCH_TRUTH, room, lo, hi))
-                assert (room in {r["id"] for r in found}) == expected, (name, lo, hi, expected)
+                assert (room in {r.id for r in found}) == expected, (name, lo, hi, expected)
                 found_any += expected
     assert found_any > 100  # the sample exercises free ranges, not only taken or closed ones
