@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
+import msgspec
 
 from booking.db import Conn
 
@@ -29,9 +28,9 @@ __all__ = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FeedBooking:
-    """One booking with what any feed may show of it; renderers pick what their audience sees."""
+class FeedBooking(msgspec.Struct, frozen=True):
+    """One booking with what any feed may show of it; renderers pick what their audience sees.
+    Built positionally from ``_SELECT`` (its columns in this field order)."""
 
     id: uuid.UUID
     room_id: uuid.UUID
@@ -56,8 +55,7 @@ class FeedBooking:
     booker_email: str
 
 
-@dataclass(frozen=True, slots=True)
-class FeedFingerprint:
+class FeedFingerprint(msgspec.Struct, frozen=True):
     """What a feed's ETag is derived from, read without building the feed. ``last_modified``
     is the update time of the feed's own room/institution, if any."""
 
@@ -67,8 +65,7 @@ class FeedFingerprint:
     last_modified: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class TokenOwner:
+class TokenOwner(msgspec.Struct, frozen=True):
     user_id: uuid.UUID
     name: str
     institutions: tuple[uuid.UUID, ...]
@@ -87,7 +84,7 @@ _SELECT = """
 """
 
 # Slot-holding and finished bookings stay; cancelled and rejected ones only while recent ($3).
-# (private_fingerprint repeats this filter: keep the two in step.)
+# Feed rows and the private fingerprint share it.
 _IN_FEED = """
     b.during && tstzrange($1, $2, '[)')
     AND (b.status IN ('pending', 'confirmed', 'checked_in', 'completed', 'no_show')
@@ -96,14 +93,13 @@ _IN_FEED = """
 
 _ORDER = " ORDER BY lower(b.during), b.id"
 
-
-def _booking(row: asyncpg.Record) -> FeedBooking:
-    return FeedBooking(**dict(row.items()))
+# A private feed: the user's own bookings ($4) and those of the institutions they manage ($5).
+_PRIVATE = " WHERE (b.citizen_id = $4 OR r.institution_id = ANY($5::uuid[])) AND "
 
 
 async def booking_event_row(conn: Conn, booking_id: uuid.UUID) -> FeedBooking | None:
     row = await conn.fetchrow(_SELECT + " WHERE b.id = $1", booking_id)
-    return None if row is None else _booking(row)
+    return None if row is None else FeedBooking(*row)
 
 
 async def room_feed_rows(
@@ -116,7 +112,7 @@ async def room_feed_rows(
         cancelled_since,
         room_id,
     )
-    return [_booking(r) for r in rows]
+    return [FeedBooking(*r) for r in rows]
 
 
 async def institution_feed_rows(
@@ -133,7 +129,7 @@ async def institution_feed_rows(
         cancelled_since,
         institution_id,
     )
-    return [_booking(r) for r in rows]
+    return [FeedBooking(*r) for r in rows]
 
 
 async def private_feed_rows(
@@ -146,17 +142,14 @@ async def private_feed_rows(
 ) -> list[FeedBooking]:
     """The user's own bookings and every booking of the institutions they manage."""
     rows = await conn.fetch(
-        _SELECT
-        + " WHERE (b.citizen_id = $4 OR r.institution_id = ANY($5::uuid[])) AND "
-        + _IN_FEED
-        + _ORDER,
+        _SELECT + _PRIVATE + _IN_FEED + _ORDER,
         start,
         end,
         cancelled_since,
         user_id,
         list(institutions),
     )
-    return [_booking(r) for r in rows]
+    return [FeedBooking(*r) for r in rows]
 
 
 async def room_fingerprint(conn: Conn, room_id: uuid.UUID) -> FeedFingerprint | None:
@@ -175,15 +168,12 @@ async def room_fingerprint(conn: Conn, room_id: uuid.UUID) -> FeedFingerprint | 
     )
     if row is None:
         return None
+    database, title, room_updated, institution_updated, version = row
     return FeedFingerprint(
-        database=row["database"],
-        title=row["name"],
-        parts=(
-            str(row["version"]),
-            row["room_updated"].isoformat(),
-            row["institution_updated"].isoformat(),
-        ),
-        last_modified=max(row["room_updated"], row["institution_updated"]),
+        database=database,
+        title=title,
+        parts=(str(version), room_updated.isoformat(), institution_updated.isoformat()),
+        last_modified=max(room_updated, institution_updated),
     )
 
 
@@ -204,18 +194,17 @@ async def institution_fingerprint(conn: Conn, institution_id: uuid.UUID) -> Feed
     )
     if row is None:
         return None
+    database, title, institution_updated, rooms, versions, room_updated = row
     return FeedFingerprint(
-        database=row["database"],
-        title=row["name"],
+        database=database,
+        title=title,
         parts=(
-            str(row["rooms"]),
-            str(row["versions"]),
-            row["institution_updated"].isoformat(),
-            "" if row["room_updated"] is None else row["room_updated"].isoformat(),
+            str(rooms),
+            str(versions),
+            institution_updated.isoformat(),
+            "" if room_updated is None else room_updated.isoformat(),
         ),
-        last_modified=max(
-            d for d in (row["room_updated"], row["institution_updated"]) if d is not None
-        ),
+        last_modified=max(d for d in (room_updated, institution_updated) if d is not None),
     )
 
 
@@ -229,7 +218,7 @@ async def private_fingerprint(
     """A hash over every included row (booking, room, institution and booker update times):
     private feeds are small, and this stays exact whatever order writers commit in."""
     row = await conn.fetchrow(
-        """
+        f"""
         SELECT current_database() AS database,
                md5(coalesce(string_agg(
                    concat_ws('|', b.id, b.updated_at, b.sequence, b.status, r.updated_at,
@@ -240,11 +229,8 @@ async def private_fingerprint(
         JOIN rooms r ON r.id = b.room_id
         JOIN institutions i ON i.id = r.institution_id
         JOIN users u ON u.id = b.citizen_id
-        WHERE (b.citizen_id = $4 OR r.institution_id = ANY($5::uuid[]))
-          AND b.during && tstzrange($1, $2, '[)')
-          AND (b.status IN ('pending', 'confirmed', 'checked_in', 'completed', 'no_show')
-               OR (b.status IN ('cancelled', 'rejected') AND b.updated_at >= $3))
-        """,
+        {_PRIVATE} {_IN_FEED}
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
         start,
         end,
         cancelled_since,
@@ -252,15 +238,12 @@ async def private_fingerprint(
         list(owner.institutions),
     )
     assert row is not None
+    database, digest, last_modified = row
     return FeedFingerprint(
-        database=row["database"],
+        database=database,
         title=owner.name,
-        parts=(
-            str(owner.user_id),
-            ",".join(sorted(str(i) for i in owner.institutions)),
-            row["digest"],
-        ),
-        last_modified=row["last_modified"],
+        parts=(str(owner.user_id), ",".join(sorted(str(i) for i in owner.institutions)), digest),
+        last_modified=last_modified,
     )
 
 
@@ -282,7 +265,8 @@ async def token_owner(conn: Conn, token_hash: bytes) -> TokenOwner | None:
     )
     if row is None:
         return None
-    return TokenOwner(user_id=row["id"], name=row["name"], institutions=tuple(row["institutions"]))
+    user_id, name, institutions = row
+    return TokenOwner(user_id, name, tuple(institutions))
 
 
 async def active_token(conn: Conn, user_id: uuid.UUID) -> tuple[bytes, bytes] | None:
@@ -291,7 +275,7 @@ async def active_token(conn: Conn, user_id: uuid.UUID) -> tuple[bytes, bytes] | 
         "SELECT nonce, token_hash FROM calendar_tokens WHERE user_id = $1 AND revoked_at IS NULL",
         user_id,
     )
-    return None if row is None else (bytes(row["nonce"]), bytes(row["token_hash"]))
+    return None if row is None else (bytes(row[0]), bytes(row[1]))
 
 
 async def insert_token(conn: Conn, user_id: uuid.UUID, nonce: bytes, token_hash: bytes) -> bool:
