@@ -9,11 +9,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import asyncpg
+import msgspec
 
 from booking.db import Conn
 
 __all__ = (
+    "NoticeBooking",
+    "OutboxEvent",
+    "Recipient",
     "begin_delivery",
     "due_reminders",
     "institution_managers",
@@ -26,22 +29,53 @@ __all__ = (
 # --- what a notification needs to know ----------------------------------------------------
 
 
-async def outbox_event(conn: Conn, outbox_id: int) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT id, topic, booking_id, created_at FROM outbox WHERE id = $1", outbox_id
-    )
+class OutboxEvent(msgspec.Struct, frozen=True):
+    id: int
+    topic: str
+    booking_id: uuid.UUID | None
 
 
-async def notice_booking(conn: Conn, booking_id: uuid.UUID) -> asyncpg.Record | None:
-    """A booking as read fresh by a job: times, status, citizen, room and institution."""
-    return await conn.fetchrow(
+class NoticeBooking(msgspec.Struct, frozen=True):
+    """A booking as read fresh by a job: times (UTC), status, citizen, room and institution.
+    Built positionally from the columns of :func:`notice_booking`, in this field order."""
+
+    id: uuid.UUID
+    status: str
+    holds_slot: bool
+    starts_at: datetime
+    ends_at: datetime
+    citizen_id: uuid.UUID
+    citizen_email: str
+    citizen_name: str
+    citizen_active: bool
+    """False once the account is deleted or disabled: it gets no mail."""
+    room_name: str
+    check_in_grace_minutes: int
+    institution_id: uuid.UUID
+    institution_name: str
+    timezone: str
+    address: str | None
+
+
+class Recipient(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    email: str
+    name: str
+
+
+async def outbox_event(conn: Conn, outbox_id: int) -> OutboxEvent | None:
+    row = await conn.fetchrow("SELECT id, topic, booking_id FROM outbox WHERE id = $1", outbox_id)
+    return None if row is None else OutboxEvent(*row)
+
+
+async def notice_booking(conn: Conn, booking_id: uuid.UUID) -> NoticeBooking | None:
+    row = await conn.fetchrow(
         """
         SELECT b.id, b.status, b.holds_slot, lower(b.during) AS starts_at,
-               upper(b.during) AS ends_at, b.sequence, b.attendees, b.purpose, b.created_at,
+               upper(b.during) AS ends_at,
                u.id AS citizen_id, u.email AS citizen_email, u.name AS citizen_name,
                (u.deleted_at IS NULL AND u.disabled_at IS NULL) AS citizen_active,
-               r.id AS room_id, r.name AS room_name, r.name_en AS room_name_en,
-               r.requires_check_in, r.check_in_grace_minutes,
+               r.name AS room_name, r.check_in_grace_minutes,
                i.id AS institution_id, i.name AS institution_name, i.timezone, i.address
         FROM bookings b
         JOIN users u ON u.id = b.citizen_id
@@ -51,10 +85,12 @@ async def notice_booking(conn: Conn, booking_id: uuid.UUID) -> asyncpg.Record | 
         """,
         booking_id,
     )
+    return None if row is None else NoticeBooking(*row)
 
 
-async def institution_managers(conn: Conn, institution_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def institution_managers(conn: Conn, institution_id: uuid.UUID) -> list[Recipient]:
+    """The institution's active managers, by id."""
+    rows = await conn.fetch(
         """
         SELECT u.id, u.email, u.name FROM institution_managers m
         JOIN users u ON u.id = m.user_id
@@ -63,6 +99,7 @@ async def institution_managers(conn: Conn, institution_id: uuid.UUID) -> list[as
         """,
         institution_id,
     )
+    return [Recipient(*r) for r in rows]
 
 
 # --- deliveries: each effect once ---------------------------------------------------------
@@ -138,4 +175,4 @@ async def due_reminders(
         lead_seconds,
         floor_seconds,
     )
-    return [r["id"] for r in rows]
+    return [r[0] for r in rows]

@@ -24,6 +24,7 @@ from booking.notifications.mail import (
     build_message,
     send_message,
 )
+from booking.notifications.queries import NoticeBooking, Recipient
 from booking.settings import Settings
 
 __all__ = (
@@ -58,33 +59,31 @@ class Notice:
     invite: InviteMethod | None = None
 
 
-def _facts(row: asyncpg.Record) -> BookingFacts:
+def _facts(booking: NoticeBooking) -> BookingFacts:
     return BookingFacts(
-        booking_id=str(row["id"]),
-        room=row["room_name"],
-        institution=row["institution_name"],
-        address=row["address"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        timezone=row["timezone"],
-        status=row["status"],
-        citizen_name=row["citizen_name"],
-        check_in_grace_minutes=row["check_in_grace_minutes"],
+        booking_id=str(booking.id),
+        room=booking.room_name,
+        institution=booking.institution_name,
+        address=booking.address,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        timezone=booking.timezone,
+        status=booking.status,
+        citizen_name=booking.citizen_name,
+        check_in_grace_minutes=booking.check_in_grace_minutes,
     )
 
 
-def plan_notices(
-    topic: str, booking: asyncpg.Record, managers: list[asyncpg.Record]
-) -> list[Notice]:
+def plan_notices(topic: str, booking: NoticeBooking, managers: list[Recipient]) -> list[Notice]:
     """Who hears what about ``topic``, given the booking as it is now.
 
     Invites (REQUEST) are only sent while the booking still holds its slot, so a confirmation
     processed after a cancellation never puts a dead booking back into a calendar.
     """
-    status = booking["status"]
+    status = booking.status
     citizen: tuple[uuid.UUID, str, str] | None = None
-    if booking["citizen_active"]:  # a deleted or disabled account gets no mail
-        citizen = (booking["citizen_id"], booking["citizen_name"], booking["citizen_email"])
+    if booking.citizen_active:  # a deleted or disabled account gets no mail
+        citizen = (booking.citizen_id, booking.citizen_name, booking.citizen_email)
 
     def to_citizen(kind: NoticeKind, invite: InviteMethod | None = None) -> list[Notice]:
         if citizen is None:
@@ -92,7 +91,7 @@ def plan_notices(
         return [Notice(kind, citizen[0], citizen[1], citizen[2], invite)]
 
     def to_managers() -> list[Notice]:
-        return [Notice("approval_needed", m["id"], m["name"], m["email"]) for m in managers]
+        return [Notice("approval_needed", m.id, m.name, m.email) for m in managers]
 
     if topic in ("booking.created", "booking.rescheduled"):
         if status == "pending":
@@ -102,7 +101,7 @@ def plan_notices(
             return to_citizen(kind, "REQUEST")
         return []
     if topic == "booking.approved":
-        return to_citizen("approved", "REQUEST") if booking["holds_slot"] else []
+        return to_citizen("approved", "REQUEST") if booking.holds_slot else []
     if topic == "booking.rejected":
         return to_citizen("rejected")
     if topic == "booking.cancelled":
@@ -119,7 +118,7 @@ async def deliver(
     *,
     key: str,
     notice: Notice,
-    booking: asyncpg.Record,
+    booking: NoticeBooking,
 ) -> bool:
     """Send one notice at most once per delivery key; True if it was sent now.
 
@@ -129,12 +128,12 @@ async def deliver(
     before the send, run as soon as the server answers 250 (before QUIT).
     """
     async with pool.acquire() as conn:
-        if not await queries.begin_delivery(conn, key, notice.kind, booking["id"], notice.email):
+        if not await queries.begin_delivery(conn, key, notice.kind, booking.id, notice.email):
             return False
         invite = None
         if notice.invite is not None:
             invite = await booking_invite(
-                conn, booking["id"], notice.invite, settings.base_url, organizer=settings.mail_from
+                conn, booking.id, notice.invite, settings.base_url, organizer=settings.mail_from
             )
         message = build_message(
             settings,
@@ -159,16 +158,16 @@ async def process_outbox_event(pool: asyncpg.Pool, settings: Settings, outbox_id
     sent now. Raises on the first failure; notices already sent are skipped on the retry."""
     async with pool.acquire() as conn:
         event = await queries.outbox_event(conn, outbox_id)
-        if event is None or event["booking_id"] is None:
+        if event is None or event.booking_id is None:
             return 0
-        booking = await queries.notice_booking(conn, event["booking_id"])
+        booking = await queries.notice_booking(conn, event.booking_id)
         if booking is None:
             return 0
-        managers: list[asyncpg.Record] = []
-        if booking["status"] == "pending":
-            managers = await queries.institution_managers(conn, booking["institution_id"])
+        managers: list[Recipient] = []
+        if booking.status == "pending":
+            managers = await queries.institution_managers(conn, booking.institution_id)
     sent = 0
-    for notice in plan_notices(event["topic"], booking, managers):
+    for notice in plan_notices(event.topic, booking, managers):
         key = f"outbox:{outbox_id}:{notice.kind}:{notice.recipient_id}"
         if await deliver(pool, settings, key=key, notice=notice, booking=booking):
             sent += 1
@@ -190,9 +189,9 @@ async def send_reminder(
     the booking is still confirmed (never for a cancelled one)."""
     async with pool.acquire() as conn:
         booking = await queries.notice_booking(conn, booking_id)
-    if booking is None or booking["status"] != "confirmed" or not booking["citizen_active"]:
+    if booking is None or booking.status != "confirmed" or not booking.citizen_active:
         return False
-    notice = Notice(kind, booking["citizen_id"], booking["citizen_name"], booking["citizen_email"])
+    notice = Notice(kind, booking.citizen_id, booking.citizen_name, booking.citizen_email)
     return await deliver(
         pool, settings, key=f"booking:{booking_id}:{kind}", notice=notice, booking=booking
     )
