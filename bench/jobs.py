@@ -173,7 +173,7 @@ async def run(args: list[str]) -> None:
             )
             print(
                 f"messages: {len(samples)} of {total}; outbox backlog at the end: "
-                f"{backlog['undispatched']} (target 0)",
+                f"{backlog.undispatched} (target 0)",
                 flush=True,
             )
             worker.terminate()

@@ -32,10 +32,10 @@ async def jobs_failed(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await conn.close()
     for r in rows:
-        retried = f" retried={r['retried_at'].isoformat()}" if r["retried_at"] else ""
+        retried = f" retried={r.retried_at.isoformat()}" if r.retried_at else ""
         print(
-            f"{r['id']}\t{r['failed_at'].isoformat()}\t{r['job_name']}{r['args']}"
-            f"\ttries={r['attempts']}{retried}\t{r['error']}"
+            f"{r.id}\t{r.failed_at.isoformat()}\t{r.job_name}{r.args}"
+            f"\ttries={r.attempts}{retried}\t{r.error}"
         )
     print(f"{len(rows)} failed job(s)")
     return 0
@@ -50,14 +50,14 @@ async def jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         redis = await _arq(settings)
         try:
-            job_id = f"retry:{row['id']}:{uuid.uuid4().hex[:8]}"
-            await redis.enqueue_job(row["job_name"], *json.loads(row["args"]), _job_id=job_id)
+            job_id = f"retry:{row.id}:{uuid.uuid4().hex[:8]}"
+            await redis.enqueue_job(row.job_name, *json.loads(row.args), _job_id=job_id)
         finally:
             await redis.aclose()
-        await queries.mark_failed_job_retried(conn, row["id"])
+        await queries.mark_failed_job_retried(conn, row.id)
     finally:
         await conn.close()
-    print(f"failed job {row['id']} ({row['job_name']}) enqueued again as {job_id}")
+    print(f"failed job {row.id} ({row.job_name}) enqueued again as {job_id}")
     return 0
 
 
@@ -77,12 +77,12 @@ async def collect_status(settings: Settings) -> JobsStatus:
             await redis.aclose()
     except (OSError, ConnectionError):
         depth = None
-    oldest = backlog["oldest_created_at"]
+    oldest = backlog.oldest_created_at
     return JobsStatus(
         queue_depth=depth,
-        outbox_undispatched=backlog["undispatched"],
-        outbox_claimed=backlog["claimed"],
-        oldest_undispatched_id=backlog["oldest_id"],
+        outbox_undispatched=backlog.undispatched,
+        outbox_claimed=backlog.claimed,
+        oldest_undispatched_id=backlog.oldest_id,
         oldest_undispatched_age_seconds=(
             round((datetime.now(UTC) - oldest).total_seconds(), 3) if oldest else None
         ),

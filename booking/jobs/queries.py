@@ -5,11 +5,15 @@ Every function takes the connection it runs on; transactions belong to the calle
 
 from __future__ import annotations
 
-import asyncpg
+from datetime import datetime
+
+import msgspec
 
 from booking.db import Conn
 
 __all__ = (
+    "FailedJob",
+    "OutboxBacklog",
     "claim_outbox",
     "failed_job",
     "insert_failed_job",
@@ -21,13 +25,40 @@ __all__ = (
     "release_stale_claims",
 )
 
+
+class OutboxBacklog(msgspec.Struct, frozen=True):
+    """Undispatched outbox rows, how many of them are claimed, and the oldest one (if any)."""
+
+    undispatched: int
+    claimed: int
+    oldest_id: int | None
+    oldest_created_at: datetime | None
+
+
+class FailedJob(msgspec.Struct, frozen=True):
+    """A job's last failure; ``args`` is the JSON text of its arguments."""
+
+    id: int
+    job_id: str
+    job_name: str
+    args: str
+    error: str
+    attempts: int
+    failed_at: datetime
+    retried_at: datetime | None
+
+
+_FAILED_JOB = "id, job_id, job_name, args::text AS args, error, attempts, failed_at, retried_at"
+"""The columns of :class:`FailedJob`, in its field order."""
+
 # --- outbox relay -------------------------------------------------------------------------
 
 
-async def claim_outbox(conn: Conn, limit: int) -> list[asyncpg.Record]:
-    """Claim up to ``limit`` undispatched rows, oldest first; concurrent relays skip each
-    other's rows. The claim commits on its own so a crash leaves evidence for the sweep."""
-    return await conn.fetch(
+async def claim_outbox(conn: Conn, limit: int) -> list[int]:
+    """Claim up to ``limit`` undispatched rows, oldest first, and return their ids; concurrent
+    relays skip each other's rows. The claim commits on its own so a crash leaves evidence for
+    the sweep."""
+    rows = await conn.fetch(
         """
         WITH picked AS (
             SELECT id FROM outbox
@@ -38,10 +69,11 @@ async def claim_outbox(conn: Conn, limit: int) -> list[asyncpg.Record]:
         )
         UPDATE outbox o SET claimed_at = now()
         FROM picked WHERE o.id = picked.id
-        RETURNING o.id, o.topic, o.booking_id
+        RETURNING o.id
         """,
         limit,
     )
+    return [r[0] for r in rows]
 
 
 async def mark_dispatched(conn: Conn, ids: list[int]) -> None:
@@ -72,7 +104,7 @@ async def release_stale_claims(conn: Conn, older_than_seconds: float) -> int:
     return int(result.split()[-1])
 
 
-async def outbox_backlog(conn: Conn) -> asyncpg.Record:
+async def outbox_backlog(conn: Conn) -> OutboxBacklog:
     """Undispatched rows, how many of them are claimed, and the oldest one."""
     row = await conn.fetchrow(
         """
@@ -84,7 +116,7 @@ async def outbox_backlog(conn: Conn) -> asyncpg.Record:
         """
     )
     assert row is not None
-    return row
+    return OutboxBacklog(*row)
 
 
 # --- failed jobs --------------------------------------------------------------------------
@@ -107,26 +139,20 @@ async def insert_failed_job(
     return failed_id
 
 
-async def list_failed_jobs(conn: Conn, *, include_retried: bool) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT id, job_id, job_name, args::text AS args, error, attempts, failed_at, retried_at
-        FROM failed_jobs
-        WHERE $1 OR retried_at IS NULL
-        ORDER BY id
-        """,
+async def list_failed_jobs(conn: Conn, *, include_retried: bool) -> list[FailedJob]:
+    rows = await conn.fetch(
+        f"SELECT {_FAILED_JOB} FROM failed_jobs WHERE $1 OR retried_at IS NULL ORDER BY id",  # noqa: S608 - constant
         include_retried,
     )
+    return [FailedJob(*r) for r in rows]
 
 
-async def failed_job(conn: Conn, failed_id: int) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """
-        SELECT id, job_id, job_name, args::text AS args, error, attempts, failed_at, retried_at
-        FROM failed_jobs WHERE id = $1
-        """,
+async def failed_job(conn: Conn, failed_id: int) -> FailedJob | None:
+    row = await conn.fetchrow(
+        f"SELECT {_FAILED_JOB} FROM failed_jobs WHERE id = $1",  # noqa: S608 - constant
         failed_id,
     )
+    return None if row is None else FailedJob(*row)
 
 
 async def mark_failed_job_retried(conn: Conn, failed_id: int) -> None:

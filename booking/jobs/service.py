@@ -16,8 +16,7 @@ __all__ = ("claim_outbox", "record_failed_job", "release_stale_claims", "settle_
 async def claim_outbox(pool: asyncpg.Pool, limit: int) -> list[int]:
     """Ids of up to ``limit`` undispatched outbox rows, oldest first, claimed (committed)."""
     async with pool.acquire() as conn:
-        rows = await queries.claim_outbox(conn, limit)
-    return [int(r["id"]) for r in rows]
+        return await queries.claim_outbox(conn, limit)
 
 
 async def settle_outbox(pool: asyncpg.Pool, dispatched: list[int], failed: list[int]) -> None:

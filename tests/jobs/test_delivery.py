@@ -42,7 +42,7 @@ def _delivery_keys(smtp: SmtpServer) -> list[str]:
 async def _backlog(db: asyncpg.Pool) -> int:
     async with db.acquire() as conn:
         row = await queries.outbox_backlog(conn)
-    return int(row["undispatched"])
+    return int(row.undispatched)
 
 
 async def test_bookings_made_while_redis_is_down_get_exactly_one_confirmation_each(
