@@ -83,8 +83,8 @@ async def _ensure_account(conn: Conn, account: DemoAccount) -> None:
             name=account.name,
             role=account.role,
         )
-    elif not verify_password(row["password_hash"], account.password):
-        await account_queries.update_password_hash(conn, row["id"], hash_password(account.password))
+    elif not verify_password(row.password_hash, account.password):
+        await account_queries.update_password_hash(conn, row.id, hash_password(account.password))
 
 
 async def load_demo_data(

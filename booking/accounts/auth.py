@@ -57,11 +57,11 @@ async def _principal(request: Request[Any, Any, Any]) -> Principal | None:
             "This account can no longer sign in.", headers={"WWW-Authenticate": "Bearer"}
         )
     return Principal(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        role=row["role"],
-        institutions=frozenset(row["institutions"]),
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        institutions=frozenset(row.institutions),
     )
 
 

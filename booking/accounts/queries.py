@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import asyncpg
+import msgspec
 
 from booking.db import Conn
+from schemas.accounts import Role
 
 __all__ = (
+    "AccountRow",
+    "CredentialsRow",
+    "PrincipalRow",
     "appoint_manager",
     "appoint_to_first_institution",
     "fetch_active_principal",
@@ -24,9 +28,38 @@ __all__ = (
 )
 
 
-async def fetch_active_principal(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+class PrincipalRow(msgspec.Struct, frozen=True):
+    """An active user with the institutions they manage (read on every authenticated request)."""
+
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    institutions: list[uuid.UUID]
+
+
+class AccountRow(msgspec.Struct, frozen=True):
+    """What the owner of an account sees of it; ``created_at`` in UTC (accounts belong to no
+    institution, so they have no local offset). Institutions by appointment time."""
+
+    id: uuid.UUID
+    email: str
+    name: str
+    phone: str | None
+    role: Role
+    created_at: datetime
+    institutions: list[uuid.UUID]
+
+
+class CredentialsRow(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    role: Role
+    password_hash: str
+
+
+async def fetch_active_principal(conn: Conn, user_id: uuid.UUID) -> PrincipalRow | None:
     """The user with the institutions they manage, or None if deleted, disabled or unknown."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         SELECT u.id, u.email, u.name, u.role,
                coalesce(array_agg(m.institution_id) FILTER (WHERE m.institution_id IS NOT NULL),
@@ -38,11 +71,12 @@ async def fetch_active_principal(conn: Conn, user_id: uuid.UUID) -> asyncpg.Reco
         """,
         user_id,
     )
+    return None if row is None else PrincipalRow(*row)
 
 
-async def fetch_profile(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+async def fetch_profile(conn: Conn, user_id: uuid.UUID) -> AccountRow | None:
     """What the owner of an active account sees of it."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         SELECT u.id, u.email, u.name, u.phone, u.role, u.created_at,
                coalesce(array_agg(m.institution_id ORDER BY m.appointed_at)
@@ -55,22 +89,24 @@ async def fetch_profile(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None
         """,
         user_id,
     )
+    return None if row is None else AccountRow(*row)
 
 
-async def fetch_credentials(conn: Conn, email: str) -> asyncpg.Record | None:
+async def fetch_credentials(conn: Conn, email: str) -> CredentialsRow | None:
     """Id, role and password hash of the active account with this (normalised) e-mail."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         SELECT id, role, password_hash FROM users
         WHERE email = $1 AND disabled_at IS NULL AND deleted_at IS NULL
         """,
         email,
     )
+    return None if row is None else CredentialsRow(*row)
 
 
 async def insert_user(
     conn: Conn, *, email: str, password_hash: str, name: str, phone: str | None, role: str
-) -> asyncpg.Record:
+) -> AccountRow:
     """A new account; a duplicate e-mail raises the unique violation of ``users_email_key``."""
     row = await conn.fetchrow(
         """
@@ -85,7 +121,7 @@ async def insert_user(
         role,
     )
     assert row is not None
-    return row
+    return AccountRow(*row)
 
 
 async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: str) -> None:
@@ -96,12 +132,12 @@ async def update_password_hash(conn: Conn, user_id: uuid.UUID, password_hash: st
     )
 
 
-async def lock_user(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
-    """The (not deleted) user's id and role, row-locked until the transaction ends."""
-    return await conn.fetchrow(
-        "SELECT id, role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
-        user_id,
+async def lock_user(conn: Conn, user_id: uuid.UUID) -> bool:
+    """Whether the user exists (not deleted); their row stays locked until the transaction ends."""
+    found = await conn.fetchval(
+        "SELECT true FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", user_id
     )
+    return bool(found)
 
 
 async def appoint_manager(
@@ -129,7 +165,8 @@ async def appoint_manager(
         user_id,
     )
     assert row is not None
-    return row["appointed_at"], row["created"]
+    appointed_at, created = row
+    return appointed_at, created
 
 
 async def promote_to_manager(conn: Conn, user_id: uuid.UUID) -> str:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from booking.accounts import queries
 from booking.accounts.auth import Principal
+from booking.accounts.queries import AccountRow
 from booking.accounts.ratelimit import LoginThrottle
 from booking.accounts.security import (
     hash_password,
@@ -53,15 +54,16 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _profile(row: asyncpg.Record) -> Profile:
+def _profile(row: AccountRow) -> Profile:
+    """The answer; ``created_at`` stays in UTC (an account belongs to no institution)."""
     return Profile(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        phone=row["phone"],
-        role=row["role"],
-        institutions=list(row["institutions"]),
-        created_at=row["created_at"],
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        phone=row.phone,
+        role=row.role,
+        institutions=list(row.institutions),
+        created_at=row.created_at,
     )
 
 
@@ -126,7 +128,7 @@ async def login(
     await throttle.check(email, address)
     async with pool.acquire() as conn:
         row = await queries.fetch_credentials(conn, email)
-    stored_hash: str | None = row["password_hash"] if row is not None else None
+    stored_hash = row.password_hash if row is not None else None
     # An unknown e-mail is verified against a dummy hash: the same work, the same answer.
     if row is None or not await asyncio.to_thread(verify_password, stored_hash, data.password):
         await throttle.record_failure(email, address)
@@ -135,9 +137,9 @@ async def login(
     if stored_hash is not None and password_needs_rehash(stored_hash):
         new_hash = await asyncio.to_thread(hash_password, data.password)
         async with pool.acquire() as conn:
-            await queries.update_password_hash(conn, row["id"], new_hash)
+            await queries.update_password_hash(conn, row.id, new_hash)
     return AccessToken(
-        access_token=issue_token(settings, row["id"], row["role"]),
+        access_token=issue_token(settings, row.id, row.role),
         expires_in=settings.token_ttl_seconds,
     )
 
@@ -156,7 +158,7 @@ async def appoint_manager(
     """Appoint a user to manage an institution (a citizen becomes a manager), in one
     transaction; the appointment and whether it is new. Unknown institution or user: 404."""
     async with pool.acquire() as conn, conn.transaction():
-        if await queries.lock_user(conn, user_id) is None:
+        if not await queries.lock_user(conn, user_id):
             raise NotFound("There is no such user.")
         try:
             appointed_at, created = await queries.appoint_manager(conn, institution_id, user_id)
