@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import Strict
+from schemas.common import Strict, UtcDatetime
 
 __all__ = (
     "AccessToken",
@@ -88,7 +88,7 @@ class Profile(msgspec.Struct, kw_only=True):
     role: Role
     institutions: list[uuid.UUID]
     """Institutions the user was appointed to manage (empty for citizens)."""
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class AppointManager(Strict):

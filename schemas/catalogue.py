@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from schemas.common import AwareDatetime, Page, Strict
+from schemas.common import AwareDatetime, LocalDatetime, Page, Strict
 
 __all__ = (
     "AMENITIES",
@@ -131,8 +131,8 @@ class Institution(msgspec.Struct, kw_only=True):
     homepage: str | None
     timezone: str
     closed_on_holidays: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: LocalDatetime
+    updated_at: LocalDatetime
 
 
 class InstitutionPage(Page):
@@ -242,8 +242,8 @@ class Room(msgspec.Struct, kw_only=True):
     closed_on_holidays: bool
     active: bool
     note: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: LocalDatetime
+    updated_at: LocalDatetime
     distance_km: float | None = None
 
 

@@ -11,10 +11,12 @@ __all__ = (
     "AwareDatetime",
     "FieldError",
     "Health",
+    "LocalDatetime",
     "Page",
     "ProblemDetails",
     "Readiness",
     "Strict",
+    "UtcDatetime",
 )
 
 
@@ -30,6 +32,24 @@ AwareDatetime = Annotated[
         examples=["2026-12-05T19:00:00+09:00"],
     ),
 ]
+
+LocalDatetime = Annotated[
+    datetime,
+    msgspec.Meta(
+        description="RFC 3339 date-time in the institution's local offset",
+        examples=["2026-12-01T09:30:00+09:00"],
+    ),
+]
+"""An instant in an answer, in the offset of the institution it belongs to."""
+
+UtcDatetime = Annotated[
+    datetime,
+    msgspec.Meta(
+        description="RFC 3339 date-time in UTC (an account belongs to no institution)",
+        examples=["2026-12-01T00:30:00Z"],
+    ),
+]
+"""An account's record stamp: accounts have no institution, so no local offset."""
 
 
 class FieldError(msgspec.Struct, kw_only=True):

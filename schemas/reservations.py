@@ -65,7 +65,8 @@ class BookingReject(Strict):
 
 
 class Booking(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A booking as its owner or the room's managers see it. Times are RFC 3339 in UTC."""
+    """A booking as its owner or the room's managers see it. Times are RFC 3339 in the
+    institution's local offset."""
 
     id: uuid.UUID
     status: BookingStatus
