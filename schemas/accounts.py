@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import Strict, UtcDatetime
+from schemas.common import LocalDatetime, Strict, UtcDatetime
 
 __all__ = (
     "AccessToken",
@@ -100,4 +99,4 @@ class ManagerAppointment(msgspec.Struct, kw_only=True):
     user_id: uuid.UUID
     role: Role
     """The appointed user's role afterwards (a citizen becomes a manager)."""
-    appointed_at: datetime
+    appointed_at: LocalDatetime

@@ -142,8 +142,9 @@ async def lock_user(conn: Conn, user_id: uuid.UUID) -> bool:
 
 async def appoint_manager(
     conn: Conn, institution_id: uuid.UUID, user_id: uuid.UUID
-) -> tuple[datetime, bool]:
-    """When the appointment was made and whether it is new (re-appointing changes nothing).
+) -> tuple[datetime, bool, str]:
+    """When the appointment was made, whether it is new (re-appointing changes nothing) and
+    the institution's timezone.
 
     An unknown institution raises the foreign-key violation of
     ``institution_managers_institution_id_fkey``.
@@ -156,17 +157,20 @@ async def appoint_manager(
             ON CONFLICT ON CONSTRAINT institution_managers_pkey DO NOTHING
             RETURNING appointed_at
         )
-        SELECT appointed_at, true AS created FROM inserted
-        UNION ALL
-        SELECT appointed_at, false FROM institution_managers
-        WHERE institution_id = $1 AND user_id = $2 AND NOT EXISTS (SELECT FROM inserted)
+        SELECT a.appointed_at, a.created, i.timezone
+        FROM (SELECT appointed_at, true AS created FROM inserted
+              UNION ALL
+              SELECT appointed_at, false FROM institution_managers
+              WHERE institution_id = $1 AND user_id = $2 AND NOT EXISTS (SELECT FROM inserted)) a,
+             institutions i
+        WHERE i.id = $1
         """,
         institution_id,
         user_id,
     )
     assert row is not None
-    appointed_at, created = row
-    return appointed_at, created
+    appointed_at, created, timezone = row
+    return appointed_at, created, timezone
 
 
 async def promote_to_manager(conn: Conn, user_id: uuid.UUID) -> str:

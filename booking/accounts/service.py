@@ -21,6 +21,7 @@ from booking.accounts.security import (
 )
 from booking.db import Conn
 from booking.errors import Invalid, NotFound, Unauthorized
+from booking.localtime import to_local
 from booking.settings import Settings
 from schemas.accounts import (
     AccessToken,
@@ -161,14 +162,19 @@ async def appoint_manager(
         if not await queries.lock_user(conn, user_id):
             raise NotFound("There is no such user.")
         try:
-            appointed_at, created = await queries.appoint_manager(conn, institution_id, user_id)
+            appointed_at, created, timezone = await queries.appoint_manager(
+                conn, institution_id, user_id
+            )
         except asyncpg.ForeignKeyViolationError:
             # The user is locked and exists, so the missing row is the institution.
             raise NotFound("There is no such institution.") from None
         role = cast(Role, await queries.promote_to_manager(conn, user_id))
     return (
         ManagerAppointment(
-            institution_id=institution_id, user_id=user_id, role=role, appointed_at=appointed_at
+            institution_id=institution_id,
+            user_id=user_id,
+            role=role,
+            appointed_at=to_local(appointed_at, timezone),
         ),
         created,
     )

@@ -175,6 +175,7 @@ async def test_appointing_a_citizen_makes_them_a_manager_at_once(
     )
     assert appointed.status_code == 201
     assert appointed.json()["role"] == "manager"
+    assert appointed.json()["appointed_at"].endswith("+09:00")  # the institution's offset
     me = (await client.get("/v1/me", headers=cast.headers("citizen_a"))).json()
     assert (me["role"], me["institutions"]) == ("manager", [str(cast.institution_x)])
 
