@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from booking.accounts import routes as accounts
+from booking.allocation import routes as allocation
 from booking.availability import routes as availability
 from booking.catalogue import routes as catalogue
 from booking.feeds import routes as feeds
@@ -14,7 +15,16 @@ from booking.reservations import routes as reservations
 
 __all__ = ("route_handlers",)
 
-_FEATURES = (health, accounts, catalogue, availability, reservations, feeds, notifications)
+_FEATURES = (
+    health,
+    accounts,
+    catalogue,
+    availability,
+    reservations,
+    feeds,
+    notifications,
+    allocation,
+)
 
 
 def route_handlers() -> list[ControllerRouterHandler]:

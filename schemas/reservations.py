@@ -24,7 +24,7 @@ __all__ = (
 )
 
 BookingStatus = Literal[
-    "pending", "confirmed", "rejected", "cancelled", "checked_in", "no_show", "completed"
+    "pending", "confirmed", "rejected", "cancelled", "checked_in", "no_show", "completed", "offered"
 ]
 BOOKING_STATUSES: tuple[str, ...] = (
     "pending",
@@ -34,6 +34,7 @@ BOOKING_STATUSES: tuple[str, ...] = (
     "checked_in",
     "no_show",
     "completed",
+    "offered",
 )
 
 Purpose = Annotated[
