@@ -517,7 +517,7 @@ async def insert_draw_outbox(
         """
         INSERT INTO outbox (topic, booking_id, payload, created_at)
         SELECT 'allocation.drawn', t.b,
-               jsonb_build_object('round_id', $1::text, 'citizen_id', t.c::text), $4
+               jsonb_build_object('round_id', $1::uuid::text, 'citizen_id', t.c::text), $4
         FROM unnest($2::uuid[], $3::uuid[]) AS t(c, b)
         """,
         round_id,
