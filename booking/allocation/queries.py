@@ -659,7 +659,7 @@ async def rooms_to_offer(conn: Conn, now: datetime) -> list[uuid.UUID]:
         SELECT DISTINCT room_id FROM waitlist_wakeups
         UNION
         SELECT DISTINCT e.room_id FROM waitlist_entries e
-        WHERE e.status = 'waiting' AND lower(e.during) > $1 + interval '10 minutes'
+        WHERE e.status = 'waiting' AND lower(e.during) > $1::timestamptz + interval '10 minutes'
           AND NOT EXISTS (SELECT 1 FROM bookings b
                           WHERE b.room_id = e.room_id AND b.during && e.during AND b.holds_slot)
         """,
