@@ -195,3 +195,17 @@ async def test_every_allocation_operation_is_documented(client: AsyncTestClient[
         "setInstitutionAllocationPolicy",
     ):
         assert name in operations and operations[name]["summary"], name
+
+
+async def test_the_demo_data_has_a_lottery_room_with_an_open_round(
+    db: asyncpg.Pool, cast: Cast, client: AsyncTestClient[Litestar]
+) -> None:
+    from booking.allocation.demo import load_demo_lottery
+
+    async with db.acquire() as conn:
+        await load_demo_lottery(conn, cast.manager_x.email)
+        await load_demo_lottery(conn, cast.manager_x.email)  # idempotent
+    room_id = await db.fetchval("SELECT id FROM rooms WHERE allocation_mode = 'lottery'")
+    rounds = (await client.get(f"/v1/rooms/{room_id}/rounds")).json()
+    assert [r["phase"] for r in rounds] == ["open"]
+    assert len(rounds[0]["slots"]) == 8
