@@ -99,11 +99,9 @@ class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(jobs.handle_outbox_event, name=OUTBOX_JOB),
         func(jobs.send_reminder, name=jobs.REMINDER_JOB),
-        func(
-            allocation.draw_round,
-            name=allocation.DRAW_JOB,
-            timeout=allocation.DRAW_TIMEOUT_SECONDS + 10,
-        ),
+        # The default job timeout: arq keeps every job's in-progress marker for the longest
+        # function timeout + 10 s, so a longer one would delay re-runs after a crash for all jobs.
+        func(allocation.draw_round, name=allocation.DRAW_JOB),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(jobs.sweep_outbox, name="sweep_outbox", second=_EVERY_10_SECONDS),
