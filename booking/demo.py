@@ -13,6 +13,7 @@ from pathlib import Path
 
 from booking.accounts import queries as account_queries
 from booking.accounts.security import hash_password, verify_password
+from booking.allocation.demo import load_demo_lottery
 from booking.db import Conn, connect
 from booking.settings import REPO_ROOT, Settings
 
@@ -99,6 +100,7 @@ async def load_demo_data(
                 await _ensure_account(conn, account)
             manager = next(a for a in accounts if a.role == "manager")
             await account_queries.appoint_to_first_institution(conn, manager.email)
+            await load_demo_lottery(conn, manager.email)
     finally:
         await conn.close()
     return accounts

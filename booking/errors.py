@@ -139,6 +139,8 @@ SQL_REFUSALS: dict[str, tuple[int, str, str, str | None]] = {
     "NBFRB": (403, "forbidden", "Forbidden", None),
     "NBIDM": (422, "idempotency-key-reused", "Idempotency-Key reused", None),
     "NBTRN": (409, "illegal-transition", "Not possible in this status", "current_status"),
+    "NBSUS": (403, "booking-suspended", "Booking suspended", "suspended_until"),
+    "NBRND": (409, "round-locked", "Round locked", "rule"),
 }
 # lock_timeout: only book() sets one, around the Idempotency-Key claim.
 _LOCK_TIMEOUT = "55P03"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from booking.accounts import routes as accounts
+from booking.allocation import routes as allocation
 from booking.catalogue import routes as catalogue
 from booking.feeds import routes as feeds
 from booking.health import routes as health
@@ -12,7 +13,7 @@ from booking.reservations import routes as reservations
 
 __all__ = ("route_handlers",)
 
-_FEATURES = (health, accounts, catalogue, reservations, feeds)
+_FEATURES = (health, accounts, catalogue, reservations, feeds, allocation)
 
 
 def route_handlers() -> list[ControllerRouterHandler]:

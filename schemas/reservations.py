@@ -23,7 +23,7 @@ __all__ = (
 )
 
 BookingStatus = Literal[
-    "pending", "confirmed", "rejected", "cancelled", "checked_in", "no_show", "completed"
+    "pending", "confirmed", "rejected", "cancelled", "checked_in", "no_show", "completed", "offered"
 ]
 Purpose = Annotated[
     str,

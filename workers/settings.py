@@ -21,7 +21,7 @@ from arq.worker import Function
 from booking.db import create_pool, ensure_migrated
 from booking.observability import configure_logging
 from booking.settings import Settings, load_settings
-from workers import jobs
+from workers import allocation, jobs
 from workers.relay import OUTBOX_JOB, Relay
 
 __all__ = (
@@ -99,6 +99,9 @@ class WorkerSettings:
     functions: ClassVar[list[Function]] = [
         func(jobs.handle_outbox_event, name=OUTBOX_JOB),
         func(jobs.send_reminder, name=jobs.REMINDER_JOB),
+        # The default job timeout: arq keeps every job's in-progress marker for the longest
+        # function timeout + 10 s, so a longer one would delay re-runs after a crash for all jobs.
+        func(allocation.draw_round, name=allocation.DRAW_JOB),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(jobs.sweep_outbox, name="sweep_outbox", second=_EVERY_10_SECONDS),
@@ -106,6 +109,7 @@ class WorkerSettings:
         cron(jobs.release_no_shows, name="release_no_shows", second={5, 35}),
         cron(jobs.complete_bookings, name="complete_bookings", second={15}),
         cron(jobs.clean_idempotency_keys, name="clean_idempotency_keys", minute={17}, second={0}),
+        cron(allocation.allocation_tick, name="allocation_tick", second=set(range(0, 60, 5))),
     ]
     on_startup = startup
     on_shutdown = shutdown

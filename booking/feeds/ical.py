@@ -40,6 +40,7 @@ Audience = Literal["public", "owner", "manager"]
 
 _ICAL_STATUS = {
     "pending": "TENTATIVE",
+    "offered": "TENTATIVE",
     "confirmed": "CONFIRMED",
     "checked_in": "CONFIRMED",
     "completed": "CONFIRMED",
@@ -49,6 +50,7 @@ _ICAL_STATUS = {
 }
 _STATUS_LABEL = {
     "pending": "승인 대기 / pending approval",
+    "offered": "대기자 제안 / offered from the waitlist",
     "confirmed": "확정 / confirmed",
     "checked_in": "입실 / checked in",
     "completed": "이용 완료 / completed",

@@ -83,11 +83,11 @@ _SELECT = """
     JOIN users u ON u.id = b.citizen_id
 """
 
-# Slot-holding and finished bookings stay; cancelled and rejected ones only while recent ($3).
-# Feed rows and the private fingerprint share it.
+# Slot-holding (an offer too) and finished bookings stay; cancelled and rejected ones only while
+# recent ($3). Feed rows and the private fingerprint share it.
 _IN_FEED = """
     b.during && tstzrange($1, $2, '[)')
-    AND (b.status IN ('pending', 'confirmed', 'checked_in', 'completed', 'no_show')
+    AND (b.holds_slot OR b.status IN ('completed', 'no_show')
          OR (b.status IN ('cancelled', 'rejected') AND b.updated_at >= $3))
 """
 

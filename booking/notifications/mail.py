@@ -35,6 +35,9 @@ NoticeKind = Literal[
     "no_show",
     "reminder_24h",
     "reminder_1h",
+    "offer_made",
+    "offer_expired",
+    "draw_result",
 ]
 
 SMTP_TIMEOUT = 5.0  # seconds per SMTP command; well inside the worker's job timeout
@@ -74,6 +77,9 @@ _SUBJECTS: dict[NoticeKind, tuple[str, str]] = {
     "no_show": ("체크인하지 않아 예약이 해제되었습니다", "Booking released: no check-in"),
     "reminder_24h": ("내일 예약 안내", "Reminder: your booking is in 24 hours"),
     "reminder_1h": ("1시간 후 예약 안내", "Reminder: your booking starts in 1 hour"),
+    "offer_made": ("대기하신 시간이 비었습니다", "A slot you waited for is yours to take"),
+    "offer_expired": ("대기 제안이 만료되었습니다", "Your waitlist offer expired"),
+    "draw_result": ("추첨 결과 안내", "Lottery result"),
 }
 
 _LEADS: dict[NoticeKind, tuple[str, str]] = {
@@ -99,6 +105,17 @@ _LEADS: dict[NoticeKind, tuple[str, str]] = {
     ),
     "reminder_24h": ("내일 아래 예약이 있습니다.", "You have this booking tomorrow."),
     "reminder_1h": ("1시간 후 아래 예약이 시작됩니다.", "Your booking starts in one hour."),
+    "offer_made": (
+        "대기하신 시간이 비어 잠시 확보해 두었습니다. 2시간 안에(시작이 가까우면 더 짧게) "
+        "POST /v1/offers/{예약 번호}/accept 로 수락하거나 decline 으로 거절해 주세요.",
+        "The time you waited for is free and held for you. Accept it with "
+        "POST /v1/offers/{booking}/accept (or decline) within 2 hours (less when the start is near).",
+    ),
+    "offer_expired": (
+        "수락하지 않아 제안이 만료되었고 다음 대기자에게 넘어갔습니다.",
+        "You did not accept in time, so the offer went to the next person in line.",
+    ),
+    "draw_result": ("추첨 결과를 알려 드립니다.", "Here is the result of the lottery."),
 }
 
 

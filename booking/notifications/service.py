@@ -15,6 +15,7 @@ from typing import Literal
 
 import asyncpg
 
+from booking.allocation.notices import DRAW_TOPIC, send_draw_result
 from booking.feeds.ical import booking_invite
 from booking.notifications import queries
 from booking.notifications.mail import (
@@ -108,6 +109,10 @@ def plan_notices(topic: str, booking: NoticeBooking, managers: list[Recipient]) 
         return to_citizen("cancelled", "CANCEL")
     if topic == "booking.no_show":
         return to_citizen("no_show", "CANCEL")
+    if topic == "booking.offered":
+        return to_citizen("offer_made") if status == "offered" else []
+    if topic == "booking.offer_expired":
+        return to_citizen("offer_expired")
     # booking.checked_in, booking.completed: recorded for the history, nobody is mailed.
     return []
 
@@ -158,6 +163,8 @@ async def process_outbox_event(pool: asyncpg.Pool, settings: Settings, outbox_id
     sent now. Raises on the first failure; notices already sent are skipped on the retry."""
     async with pool.acquire() as conn:
         event = await queries.outbox_event(conn, outbox_id)
+        if event is not None and event.topic == DRAW_TOPIC:
+            return await send_draw_result(pool, settings, outbox_id)
         if event is None or event.booking_id is None:
             return 0
         booking = await queries.notice_booking(conn, event.booking_id)

@@ -71,6 +71,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'NBPOL', CONSTRAINT = 'active_limit',
             MESSAGE = format('You may hold at most %s upcoming bookings of this room.', v_limit);
     END IF;
+    -- Suspension, lottery-held slots and monthly caps (sql/functions/booking_check_allocation.sql),
+    -- counted under the citizen's lock above.
+    PERFORM booking_check_allocation(p_citizen, p_room, p_start, p_end, v_now, NULL);
 
     -- Inserters of one room take turns from here to the end of their transaction (they already
     -- did at commit, on the room's room_feed_versions row). It decides nothing: the exclusion

@@ -301,3 +301,18 @@ async def test_korean_text_survives_folding_intact(
     event = _events(parse_ics(response.content))[f"{booking}@nanum"]
     assert event.get("SUMMARY").text == purpose.strip()
     assert max(len(line) for line in response.content.split(b"\r\n")) <= 75
+
+
+async def test_a_waitlist_offer_shows_as_a_tentative_busy_block(
+    client: Client, db: asyncpg.Pool, cast: Cast
+) -> None:
+    """An offer holds its slot for the person it was made to, so the room is busy then."""
+    offered = await create_booking(
+        db, cast.room_x, cast.citizen_a.id, _soon(3), status="offered", minutes=60
+    )
+
+    events = _events(await _feed(client, f"/v1/rooms/{cast.room_x}/calendar.ics"))
+
+    event = events[f"{offered}@nanum"]
+    assert event.get("STATUS").value == "TENTATIVE"
+    assert event.get("SUMMARY").text == "Reserved / 예약됨"
