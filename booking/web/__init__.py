@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
+from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect
 from litestar.stores.redis import RedisStore
@@ -106,7 +107,7 @@ class WebFront:
         assets = self.assets
 
         @get("/static/{name:str}", include_in_schema=False, name="web:static", sync_to_thread=False)
-        def static(request: Request[Any, Any, State], name: str) -> Response[bytes]:
+        def static(request: Request[Any, Any, State], name: FromPath[str]) -> Response[bytes]:
             asset = assets.get(name)
             if asset is None:
                 raise NotFoundException("No such file.")

@@ -135,7 +135,7 @@ class LanguageController(Controller):
     path = "/lang"
 
     @get("/{code:str}", name="web:lang", include_in_schema=False)
-    async def switch(self, request: PageRequest, code: str) -> Redirect:
+    async def switch(self, request: PageRequest, code: FromPath[str]) -> Redirect:
         """Remember the chosen language in a cookie and go back where the visitor was."""
         target = safe_next(request.query_params.get("next"))
         response = Redirect(target, status_code=303)

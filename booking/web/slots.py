@@ -87,7 +87,12 @@ def _cut(
         while cursor + step <= hi:
             end = cursor + step
             if end > now:
-                slots.append(Slot(cursor, end, _inside(cursor, end, free_pieces)))
+                tz = day_start.tzinfo
+                slots.append(
+                    Slot(
+                        cursor.astimezone(tz), end.astimezone(tz), _inside(cursor, end, free_pieces)
+                    )
+                )
             cursor = end
     return slots
 
