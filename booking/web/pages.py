@@ -133,6 +133,8 @@ def field_text(form: Any, name: str, max_length: int = 500) -> str:
     value = form.get(name, "")
     if not isinstance(value, str):
         return ""
+    # Control characters (NUL above all, which Postgres text refuses) never belong in a field.
+    value = "".join(c for c in value[: max_length * 2] if c >= " " or c in "\n\t")
     return value.strip()[:max_length]
 
 
