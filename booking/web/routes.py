@@ -33,7 +33,7 @@ from booking.web.pages import (
 )
 from booking.web.security import safe_next
 from booking.web.sessions import sign_in, sign_out
-from booking.web.slots import end_choices, free_starts, week_slots
+from booking.web.slots import end_choices, free_starts_of, week_slots
 from booking.web.templating import N_
 from schemas.accounts import Credentials, Registration
 from schemas.catalogue import AMENITIES, SEOUL_DISTRICTS, Room
@@ -338,14 +338,10 @@ class FindController(Controller):
             else:
                 next_cursor = page.next_cursor
                 shown_day = day or today
-                for room in page.items:
+                free = await free_starts_of(request.app.state.pool, page.items, shown_day)
+                for room, slots in zip(page.items, free, strict=True):
                     results.append(
-                        {
-                            "room": room,
-                            "name": _room_name(room),
-                            "free": await free_starts(request.app.state.pool, room, shown_day),
-                            "day": shown_day,
-                        }
+                        {"room": room, "name": _room_name(room), "free": slots, "day": shown_day}
                     )
         more_query = None
         if next_cursor:
