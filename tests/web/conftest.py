@@ -211,6 +211,8 @@ def shoot(axe: Axe) -> Callable[[Page, str], None]:
         size = page.viewport_size or {"width": 1280, "height": 900}
         for width in (360, 1280):
             page.set_viewport_size({"width": width, "height": 900})
+            overflow = page.evaluate("() => document.documentElement.scrollWidth")
+            assert overflow <= width, f"{name} scrolls sideways at {width} px ({overflow} px)"
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
         page.set_viewport_size(size)
 
