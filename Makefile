@@ -30,13 +30,16 @@ SERVICES := bash scripts/dev-services.sh
 # Prefix for commands that need the database and Redis URLs (only fills the unset ones).
 WITH_SERVICES := services_env="$$($(SERVICES) env)"; eval "$$services_env";
 
-.PHONY: help install services migrate run test lint typecheck format bench status stop clean clean-data
+.PHONY: help install web-assets test-web services migrate run test lint typecheck format bench status stop clean clean-data
 
 help: ## Show this help
 	@echo "Usage: make TARGET"
 	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-install: $(SYNC_STAMP) ## Create .venv and install the locked dependencies (a no-op when up to date)
+install: $(SYNC_STAMP) web-assets ## Create .venv and install the locked dependencies (a no-op when up to date)
+
+web-assets: $(SYNC_STAMP) ## npm ci the pages' front-end packages and build the fingerprinted assets
+	bash scripts/ensure-web-assets.sh $(PY)
 
 $(UV_STAMP):
 	PATH="$(SYSTEM_PATH)" bash scripts/ensure-venv.sh $(VENV) $(UV_VERSION)
@@ -56,7 +59,12 @@ run: install services migrate ## Load demo data; run API, worker and SMTP sink (
 	bash scripts/run-dev.sh
 
 test: install services lint typecheck ## Lint, type-check and run the tests (PYTEST_ARGS="-x -k ...")
+	bash scripts/ensure-browser.sh
 	$(WITH_SERVICES) BOOKING_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
+
+test-web: install services ## Only the browser tests of the pages (tests/web; screenshots in artifacts/)
+	bash scripts/ensure-browser.sh
+	$(WITH_SERVICES) BOOKING_ENV=test $(PY) -m pytest tests/web $(PYTEST_ARGS)
 
 lint: install ## Check style and formatting (ruff)
 	$(VENV)/bin/ruff check .

@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "feeds": "bench.feeds",
     "jobs": "bench.jobs",
     "allocation": "bench.allocation",
+    "pages": "bench.pages",
 }
 
 

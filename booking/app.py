@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
@@ -20,6 +20,7 @@ from booking.errors import exception_handlers
 from booking.observability import RequestLogMiddleware, configure_logging
 from booking.routing import route_handlers
 from booking.settings import Settings, load_settings
+from booking.web import WebFront
 
 __all__ = ("create_app",)
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app. Start-up fails (naming them) if migrations are pending."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
+    web = WebFront(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -47,7 +49,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     app = Litestar(
-        route_handlers=route_handlers(),
+        route_handlers=[*route_handlers(), *web.route_handlers()],
+        template_config=web.template_config,
+        stores=web.stores,
         lifespan=[lifespan],
         state=State({"settings": settings}),
         dependencies={
@@ -64,7 +68,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "are RFC 9457 problem+json; authenticated calls send `Authorization: Bearer <token>`."
             ),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            # The docs' scripts come from the app itself (npm swagger-ui-dist), never a CDN.
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path=["/", "/swagger"],
+                    js_url=web.assets.url("swagger/swagger-ui-bundle.js"),
+                    css_url=web.assets.url("swagger/swagger-ui.css"),
+                    standalone_preset_js_url=web.assets.url(
+                        "swagger/swagger-ui-standalone-preset.js"
+                    ),
+                    favicon=f'<link rel="icon" href="{web.assets.url("favicon.svg")}">',
+                )
+            ],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")

@@ -119,6 +119,7 @@ done
 cat >&2 <<EOF
 
   Nanum is running
+    Web pages      $URL/   (open in a browser; sign in as citizen@nanum.localhost, password above)
     API            $URL
     API docs       $URL/schema
     OpenAPI JSON   $URL/schema/openapi.json

@@ -12,10 +12,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
 from booking.catalogue import availability, closures, institutions, rooms, search, windows
-from booking.catalogue.availability import validate_window
-from booking.catalogue.queries import RoomSearch
 from booking.deps import AdminUser, CurrentUser, MaybeUser
-from booking.errors import invalid
 from booking.http import SECURITY, PageLimit, choice, parse_instant, pool_of, problems
 from schemas.availability import RoomAvailability
 from schemas.catalogue import (
@@ -217,7 +214,7 @@ class RoomController(Controller):
             str | None, QueryParameter(description="next_cursor of the previous page")
         ] = None,
     ) -> RoomPage:
-        wanted = _room_search(
+        wanted = search.parse_search(
             region=region,
             district=district,
             kind=kind,
@@ -417,72 +414,6 @@ class AvailabilityController(Controller):
         start = parse_instant(from_, "from")
         end = parse_instant(to, "to")
         return await availability.free_time(pool_of(request), maybe_principal, room_id, start, end)
-
-
-def _room_search(
-    *,
-    region: str | None,
-    district: str | None,
-    kind: str | None,
-    min_capacity: int | None,
-    amenity: list[str],
-    free_from: str | None,
-    free_to: str | None,
-    near: str | None,
-    radius_km: float | None,
-    q: str | None,
-    limit: int,
-) -> RoomSearch:
-    """Validate the query string into a RoomSearch, naming the first bad parameter."""
-    amenities = [a.strip() for item in amenity for a in item.split(",") if a.strip()]
-    for name in amenities:
-        choice(name, "amenity", AMENITIES)
-    if min_capacity is not None and min_capacity <= 0:
-        raise invalid("min_capacity", "must be a positive number of people")
-    if region is not None and district is not None:
-        institutions.validate_district(region, district)
-    start = parse_instant(free_from, "free_from")
-    end = parse_instant(free_to, "free_to")
-    if start is not None or end is not None:
-        start, end = validate_window(start, end, start_field="free_from", end_field="free_to")
-    point: tuple[float, float] | None = None
-    if near is not None:
-        point = _parse_point(near)
-    if radius_km is not None:
-        if point is None:
-            raise invalid("radius_km", "only meaningful with near")
-        if not 0 < radius_km <= 100:
-            raise invalid("radius_km", "must be more than 0 and at most 100")
-    if q is not None:
-        q = q.strip()
-        if not q or len(q) > 100:
-            raise invalid("q", "must be 1 to 100 characters")
-    return RoomSearch(
-        region=region,
-        district=district,
-        kind=choice(kind, "kind", ROOM_KINDS),
-        min_capacity=min_capacity,
-        amenities=sorted(set(amenities)),
-        free_from=start,
-        free_to=end,
-        near=point,
-        radius_km=radius_km,
-        q=q,
-        limit=limit,
-    )
-
-
-def _parse_point(near: str) -> tuple[float, float]:
-    parts = near.split(",")
-    try:
-        lat, lon = (float(p) for p in parts)
-    except ValueError:
-        raise invalid("near", "expected <lat>,<lon> in decimal degrees") from None
-    if not -90 <= lat <= 90:
-        raise invalid("near", "latitude out of range (-90..90)")
-    if not -180 <= lon <= 180:
-        raise invalid("near", "longitude out of range (-180..180)")
-    return lat, lon
 
 
 ROUTES: list[ControllerRouterHandler] = [

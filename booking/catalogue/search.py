@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncpg
 
-from booking.catalogue import queries
+from booking.catalogue import institutions, queries
+from booking.catalogue.availability import validate_window
 from booking.catalogue.queries import RoomSearch
 from booking.catalogue.rooms import room_answer
 from booking.errors import invalid
-from booking.http import cursor_uuid, decode_cursor, encode_cursor
-from schemas.catalogue import RoomPage
+from booking.http import choice, cursor_uuid, decode_cursor, encode_cursor, parse_instant
+from schemas.catalogue import AMENITIES, ROOM_KINDS, RoomPage
 
-__all__ = ("search_rooms",)
+__all__ = ("parse_point", "parse_search", "search_rooms")
 
 
 async def search_rooms(pool: asyncpg.Pool, search: RoomSearch, cursor: str | None) -> RoomPage:
@@ -36,3 +37,70 @@ async def search_rooms(pool: asyncpg.Pool, search: RoomSearch, cursor: str | Non
             else ["n", last.institution_name, last.name, str(last.id)]
         )
     return RoomPage(items=[room_answer(r) for r in page], next_cursor=next_cursor)
+
+
+def parse_search(
+    *,
+    region: str | None,
+    district: str | None,
+    kind: str | None,
+    min_capacity: int | None,
+    amenity: list[str],
+    free_from: str | None,
+    free_to: str | None,
+    near: str | None,
+    radius_km: float | None,
+    q: str | None,
+    limit: int,
+) -> RoomSearch:
+    """Validate a search's query-string values into a RoomSearch, naming the first bad
+    parameter (the API's GET /v1/rooms and the pages' find form share it)."""
+    amenities = [a.strip() for item in amenity for a in item.split(",") if a.strip()]
+    for name in amenities:
+        choice(name, "amenity", AMENITIES)
+    if min_capacity is not None and min_capacity <= 0:
+        raise invalid("min_capacity", "must be a positive number of people")
+    if region is not None and district is not None:
+        institutions.validate_district(region, district)
+    start = parse_instant(free_from, "free_from")
+    end = parse_instant(free_to, "free_to")
+    if start is not None or end is not None:
+        start, end = validate_window(start, end, start_field="free_from", end_field="free_to")
+    point: tuple[float, float] | None = None
+    if near is not None:
+        point = parse_point(near)
+    if radius_km is not None:
+        if point is None:
+            raise invalid("radius_km", "only meaningful with near")
+        if not 0 < radius_km <= 100:
+            raise invalid("radius_km", "must be more than 0 and at most 100")
+    if q is not None:
+        q = q.strip()
+        if not q or len(q) > 100:
+            raise invalid("q", "must be 1 to 100 characters")
+    return RoomSearch(
+        region=region,
+        district=district,
+        kind=choice(kind, "kind", ROOM_KINDS),
+        min_capacity=min_capacity,
+        amenities=sorted(set(amenities)),
+        free_from=start,
+        free_to=end,
+        near=point,
+        radius_km=radius_km,
+        q=q,
+        limit=limit,
+    )
+
+
+def parse_point(near: str) -> tuple[float, float]:
+    parts = near.split(",")
+    try:
+        lat, lon = (float(p) for p in parts)
+    except ValueError:
+        raise invalid("near", "expected <lat>,<lon> in decimal degrees") from None
+    if not -90 <= lat <= 90:
+        raise invalid("near", "latitude out of range (-90..90)")
+    if not -180 <= lon <= 180:
+        raise invalid("near", "longitude out of range (-180..180)")
+    return lat, lon

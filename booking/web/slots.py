@@ -1,0 +1,157 @@
+"""Slots shown on the pages, cut from what the availability service says.
+
+The open time of a room comes from the database function ``room_open_time`` (the same one the
+booking transaction checks); the free time from :func:`booking.catalogue.availability.free_time`.
+A slot is one step of the room's shortest booking on its slot grid; it is free when it lies
+inside a free interval, taken when it is open but not free. Nothing here decides whether a
+booking is allowed: ``book()`` does, and its refusals are shown as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from booking.catalogue.availability import free_time
+from schemas.catalogue import Room
+
+__all__ = ("DaySlots", "Slot", "end_choices", "free_starts", "free_starts_of", "week_slots")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    start: datetime
+    end: datetime
+    free: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DaySlots:
+    day: date
+    slots: list[Slot]
+
+    @property
+    def free_count(self) -> int:
+        return sum(1 for s in self.slots if s.free)
+
+
+def _step(room: Room) -> timedelta:
+    minutes = max(room.policy.min_minutes, room.policy.slot_minutes)
+    # Round up to the slot grid so every slot start is aligned.
+    grid = room.policy.slot_minutes
+    return timedelta(minutes=-(-minutes // grid) * grid)
+
+
+async def _open_intervals(
+    pool: asyncpg.Pool, room_id: uuid.UUID, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """
+            SELECT lower(o) AS start, upper(o) AS "end"
+            FROM unnest(room_open_time($1, tstzrange($2, $3, '[)'))) AS o ORDER BY 1
+            """,
+            room_id,
+            start,
+            end,
+        )
+    return [(r["start"], r["end"]) for r in rows]
+
+
+def _inside(start: datetime, end: datetime, intervals: list[tuple[datetime, datetime]]) -> bool:
+    return any(lo <= start and end <= hi for lo, hi in intervals)
+
+
+def _cut(
+    room: Room,
+    day_start: datetime,
+    day_end: datetime,
+    open_pieces: list[tuple[datetime, datetime]],
+    free_pieces: list[tuple[datetime, datetime]],
+    now: datetime,
+) -> list[Slot]:
+    """Slots of one local day: every grid step inside open time, from the day's start."""
+    step = _step(room)
+    grid = timedelta(minutes=room.policy.slot_minutes)
+    slots: list[Slot] = []
+    for lo, hi in open_pieces:
+        lo = max(lo, day_start)
+        hi = min(hi, day_end)
+        # Align the first start to the grid counted from local midnight.
+        offset = (lo - day_start) % grid
+        cursor = lo if not offset else lo + (grid - offset)
+        while cursor + step <= hi:
+            end = cursor + step
+            if end > now:
+                tz = day_start.tzinfo
+                slots.append(
+                    Slot(
+                        cursor.astimezone(tz), end.astimezone(tz), _inside(cursor, end, free_pieces)
+                    )
+                )
+            cursor = end
+    return slots
+
+
+async def week_slots(
+    pool: asyncpg.Pool, room: Room, first_day: date, days: int = 7
+) -> list[DaySlots]:
+    tz = ZoneInfo(room.timezone)
+    start = datetime.combine(first_day, time(0), tzinfo=tz)
+    end = datetime.combine(first_day + timedelta(days=days), time(0), tzinfo=tz)
+    availability = await free_time(pool, None, room.id, start, end)
+    free_pieces = [(f.start, f.end) for f in availability.free]
+    open_pieces = await _open_intervals(pool, room.id, start, end)
+    now = datetime.now(tz)
+    out: list[DaySlots] = []
+    for n in range(days):
+        day = first_day + timedelta(days=n)
+        day_start = datetime.combine(day, time(0), tzinfo=tz)
+        day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+        out.append(DaySlots(day, _cut(room, day_start, day_end, open_pieces, free_pieces, now)))
+    return out
+
+
+async def free_starts(pool: asyncpg.Pool, room: Room, day: date, limit: int = 4) -> list[Slot]:
+    """The first free slots of a room on one local day (for search results): cut from the free
+    intervals alone, which saves the open-time query of the week view."""
+    tz = ZoneInfo(room.timezone)
+    day_start = datetime.combine(day, time(0), tzinfo=tz)
+    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    availability = await free_time(pool, None, room.id, day_start, day_end)
+    pieces = [(f.start, f.end) for f in availability.free]
+    slots = _cut(room, day_start, day_end, pieces, pieces, datetime.now(tz))
+    return slots[:limit]
+
+
+async def free_starts_of(
+    pool: asyncpg.Pool, rooms: list[Room], day: date, limit: int = 4
+) -> list[list[Slot]]:
+    """:func:`free_starts` of several rooms, asked concurrently (one pooled connection each)."""
+    return list(await asyncio.gather(*(free_starts(pool, r, day, limit) for r in rooms)))
+
+
+async def end_choices(pool: asyncpg.Pool, room: Room, start: datetime) -> list[datetime]:
+    """Ends the booking form offers from ``start``: multiples of the slot size between the
+    room's minimum and maximum length that stay inside the free interval holding ``start``."""
+    tz = ZoneInfo(room.timezone)
+    horizon = start + timedelta(minutes=room.policy.max_minutes)
+    availability = await free_time(pool, None, room.id, start, horizon)
+    free_end = next((f.end for f in availability.free if f.start <= start < f.end), None)
+    if free_end is None:
+        return []
+    grid = timedelta(minutes=room.policy.slot_minutes)
+    ends: list[datetime] = []
+    end = start + timedelta(minutes=room.policy.min_minutes)
+    offset = (end - start) % grid
+    if offset:
+        end += grid - offset
+    while end <= min(horizon, free_end):
+        ends.append(end.astimezone(tz))
+        end += grid
+    return ends
