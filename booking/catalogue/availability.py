@@ -17,7 +17,13 @@ from booking.errors import NotFound, invalid
 from booking.localtime import to_local
 from schemas.availability import FreeInterval, RoomAvailability
 
-__all__ = ("MAX_SPAN", "free_time", "validate_window")
+__all__ = (
+    "MAX_SPAN",
+    "free_pieces_of_rooms",
+    "free_time",
+    "open_pieces_of_room",
+    "validate_window",
+)
 
 MAX_SPAN = timedelta(days=93)
 
@@ -54,13 +60,18 @@ async def free_time(
 ) -> RoomAvailability:
     start, end = validate_window(start, end)
     async with pool.acquire() as conn:
-        room = await queries.fetch_bookable_window(conn, room_id, start, end)
+        found = await queries.fetch_bookable_windows(conn, [room_id], start, end)
+        room = found[0] if found else None
         if room is None or not (
             room.active or (principal is not None and principal.manages(room.institution_id))
         ):
             raise NotFound("No such room.")
         lo, hi = room.lo, room.hi
-        pieces = await queries.fetch_free_intervals(conn, room_id, lo, hi) if lo < hi else []
+        pieces = (
+            (await queries.fetch_free_intervals(conn, [(room_id, lo, hi)]))[room_id]
+            if lo < hi
+            else []
+        )
     tz = room.timezone
     return RoomAvailability(
         room_id=room_id,
@@ -69,3 +80,26 @@ async def free_time(
         timezone=tz,
         free=[FreeInterval(start=to_local(s, tz), end=to_local(e, tz)) for s, e in pieces],
     )
+
+
+async def free_pieces_of_rooms(
+    pool: asyncpg.Pool, room_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> dict[uuid.UUID, list[tuple[datetime, datetime]]]:
+    """The free time of several active rooms in ``[start, end)`` (UTC pieces, in time order),
+    with the same lead-time and horizon clipping as :func:`free_time`, in two statements
+    whatever the number of rooms (the find page shows each result's free times of a day).
+    Unknown and deactivated rooms get no pieces."""
+    async with pool.acquire() as conn:
+        windows = await queries.fetch_bookable_windows(conn, room_ids, start, end)
+        bookable = [(w.id, w.lo, w.hi) for w in windows if w.active and w.lo < w.hi]
+        pieces = await queries.fetch_free_intervals(conn, bookable) if bookable else {}
+    return {room_id: pieces.get(room_id, []) for room_id in room_ids}
+
+
+async def open_pieces_of_room(
+    pool: asyncpg.Pool, room_id: uuid.UUID, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """When the room is open in ``[start, end)`` (UTC pieces; bookings not subtracted), for
+    showing taken slots next to free ones."""
+    async with pool.acquire() as conn:
+        return await queries.fetch_open_intervals(conn, room_id, start, end)

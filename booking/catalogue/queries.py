@@ -28,10 +28,11 @@ __all__ = (
     "RoomValues",
     "RuleValues",
     "delete_closure",
-    "fetch_bookable_window",
+    "fetch_bookable_windows",
     "fetch_closures",
     "fetch_free_intervals",
     "fetch_institution",
+    "fetch_open_intervals",
     "fetch_room",
     "fetch_rules",
     "insert_closure",
@@ -588,38 +589,60 @@ async def search_rooms(conn: Conn, search: RoomSearch) -> list[RoomRow]:
 # --- free time: the multirange arithmetic lives in Postgres (room_free_time) ------------------
 
 
-async def fetch_bookable_window(
-    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime
-) -> BookableWindow | None:
-    """The room's visibility facts and ``[start, end)`` clipped to ``[now + lead, now + horizon)``
-    (``lo``/``hi``; ``lo >= hi`` means nothing is bookable in the window)."""
-    row = await conn.fetchrow(
+async def fetch_bookable_windows(
+    conn: Conn, room_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> list[BookableWindow]:
+    """Each known room's visibility facts and ``[start, end)`` clipped to ``[now + lead,
+    now + horizon)`` (``lo``/``hi``; ``lo >= hi`` means nothing is bookable in the window)."""
+    rows = await conn.fetch(
         """
         SELECT r.id, r.institution_id, r.active, i.timezone,
                greatest($2::timestamptz, now() + r.lead_minutes * interval '1 minute') AS lo,
                least($3::timestamptz, now() + r.horizon_days * interval '1 day') AS hi
         FROM rooms r JOIN institutions i ON i.id = r.institution_id
-        WHERE r.id = $1
+        WHERE r.id = ANY ($1::uuid[])
+        """,
+        room_ids,
+        start,
+        end,
+    )
+    return [BookableWindow(*row) for row in rows]
+
+
+async def fetch_open_intervals(
+    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Open ``[start, end)`` pieces of the room (``room_open_time``: windows minus closures and
+    holidays, bookings not subtracted), in time order."""
+    rows = await conn.fetch(
+        """
+        SELECT lower(o), upper(o)
+        FROM unnest(room_open_time($1, tstzrange($2, $3, '[)'))) AS o ORDER BY 1
         """,
         room_id,
         start,
         end,
     )
-    return None if row is None else BookableWindow(*row)
+    return [(lo, hi) for lo, hi in rows]
 
 
 async def fetch_free_intervals(
-    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime]]:
-    """Free ``[start, end)`` pieces of the room inside the window, in time order."""
+    conn: Conn, windows: list[tuple[uuid.UUID, datetime, datetime]]
+) -> dict[uuid.UUID, list[tuple[datetime, datetime]]]:
+    """Free ``[start, end)`` pieces of each ``(room, start, end)`` in one statement (the plan of
+    ``room_free_time`` is made once for all of them), in time order; every room is a key."""
     rows = await conn.fetch(
         """
-        SELECT lower(f) AS start, upper(f) AS "end"
-        FROM unnest(room_free_time($1, tstzrange($2, $3, '[)'))) AS f
-        ORDER BY 1
+        SELECT w.id, lower(f) AS start, upper(f) AS "end"
+        FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS w(id, lo, hi),
+             LATERAL unnest(room_free_time(w.id, tstzrange(w.lo, w.hi, '[)'))) AS f
+        ORDER BY w.id, lower(f)
         """,
-        room_id,
-        start,
-        end,
+        [w[0] for w in windows],
+        [w[1] for w in windows],
+        [w[2] for w in windows],
     )
-    return [(start, end) for start, end in rows]
+    pieces: dict[uuid.UUID, list[tuple[datetime, datetime]]] = {w[0]: [] for w in windows}
+    for room_id, piece_start, piece_end in rows:
+        pieces[room_id].append((piece_start, piece_end))
+    return pieces

@@ -10,6 +10,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from booking.catalogue.availability import free_pieces_of_rooms
 from tests.factories import Cast, create_institution, create_room, set_weekly_rules
 
 Client = AsyncTestClient[Litestar]
@@ -258,3 +259,44 @@ async def test_unknown_and_inactive_rooms_are_404(
         " IS NOT FALSE",
         cast.room_x,
     )
+
+
+async def test_free_time_of_many_rooms_at_once_equals_each_rooms_free_time(
+    client: Client, db: asyncpg.Pool, cast: Cast
+) -> None:
+    """The find page asks the free time of all its results in one go; each room's pieces are
+    what GET /v1/rooms/{id}/availability answers for that room."""
+
+    evening = await seoul_room(db, [([1, 2, 3, 4, 5], "19:00", "22:00"), ([6], "09:00", "18:00")])
+    berlin = await create_institution(db, name="Bürgerhaus", timezone="Europe/Berlin")
+    night = await create_room(db, berlin, always_open=False, horizon_days=400)
+    await set_weekly_rules(db, night, [([6], "22:00", "02:00")])
+    closed = await seoul_room(db, [([6], "09:00", "18:00")])
+    await db.execute("UPDATE rooms SET active = false WHERE id = $1", closed)
+    saturday = next_weekday(6, SEOUL)
+    booked = local(saturday, 10, 0, SEOUL)
+    await db.execute(
+        "INSERT INTO bookings (room_id, citizen_id, during, status, attendees)"
+        " VALUES ($1, $2, tstzrange($3, $4, '[)'), 'confirmed', 2)",
+        evening,
+        cast.citizen_a.id,
+        booked,
+        booked + timedelta(hours=2),
+    )
+    start, end = local(saturday, 0, 0, SEOUL), local(saturday + timedelta(days=2), 0, 0, SEOUL)
+    rooms = [evening, night, closed, uuid.uuid4()]
+
+    together = await free_pieces_of_rooms(db, rooms, start, end)
+
+    assert set(together) == set(rooms)
+    assert together[closed] == [] and together[rooms[3]] == []
+    for room in (evening, night):
+        alone = await free(client, room, start, end)
+        assert [(s.isoformat(), e.isoformat()) for s, e in together[room]] == [
+            (
+                datetime.fromisoformat(s).astimezone(UTC).isoformat(),
+                datetime.fromisoformat(e).astimezone(UTC).isoformat(),
+            )
+            for s, e in alone
+        ]
+        assert alone  # each room does have free time in the window
