@@ -17,6 +17,7 @@ from booking.accounts.auth import optional_principal, require_admin, require_pri
 from booking.accounts.ratelimit import wrap_rate_limit
 from booking.db import create_pool, ensure_migrated
 from booking.errors import exception_handlers
+from booking.http import ApiRequest, refuse_control_characters
 from booking.observability import RequestLogMiddleware, configure_logging
 from booking.routing import route_handlers
 from booking.settings import Settings, load_settings
@@ -56,6 +57,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "admin": Provide(require_admin),
         },
         exception_handlers=exception_handlers,
+        # The one door for input: strict JSON bodies (ApiRequest.json) and clean query strings.
+        request_class=ApiRequest,
+        before_request=refuse_control_characters,
         openapi_config=OpenAPIConfig(
             title="Nanum API",
             version="1.0.0",

@@ -21,6 +21,7 @@ from schemas.availability import RoomAvailability
 from schemas.catalogue import (
     AMENITIES,
     INSTITUTION_KINDS,
+    MAX_CAPACITY,
     ROOM_KINDS,
     Closure,
     ClosureCreate,
@@ -439,6 +440,8 @@ def _room_search(
         choice(name, "amenity", AMENITIES)
     if min_capacity is not None and min_capacity <= 0:
         raise invalid("min_capacity", "must be a positive number of people")
+    if min_capacity is not None and min_capacity > MAX_CAPACITY:
+        raise invalid("min_capacity", f"no room holds more than {MAX_CAPACITY} people")
     if region is not None and district is not None:
         institutions.validate_district(region, district)
     start = parse_instant(free_from, "free_from")
