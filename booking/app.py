@@ -17,7 +17,7 @@ from booking.accounts.auth import optional_principal, require_admin, require_pri
 from booking.accounts.ratelimit import wrap_rate_limit
 from booking.db import create_pool, ensure_migrated
 from booking.errors import exception_handlers
-from booking.http import ApiRequest, refuse_control_characters
+from booking.http import ApiRequest, SecurityHeadersMiddleware, refuse_control_characters
 from booking.observability import RequestLogMiddleware, configure_logging
 from booking.routing import route_handlers
 from booking.settings import Settings, load_settings
@@ -79,9 +79,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     # Outermost layer, so even 404s and 405s get a request id and an access line.
-    # Inside it, the per-user write rate limit (one Redis round trip per write, fails open).
+    # Inside it, the security headers (so 404s, 405s and 429s carry them too), then the per-user
+    # write rate limit (one Redis round trip per write, fails open).
     app.asgi_handler = RequestLogMiddleware(
-        wrap_rate_limit(app.asgi_handler, settings, lambda: app.state.get("redis")),
+        SecurityHeadersMiddleware(
+            wrap_rate_limit(app.asgi_handler, settings, lambda: app.state.get("redis"))
+        ),
         enabled=settings.access_log,
     )
     return app

@@ -25,10 +25,11 @@ import asyncpg
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
-from litestar.types import Empty
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
 from redis.asyncio import Redis
 
 from booking.errors import Problem, invalid, problem_spec
@@ -36,10 +37,12 @@ from booking.settings import Settings
 from schemas.common import INSTANT_MAX, INSTANT_MIN, FieldError
 
 __all__ = (
+    "CONTENT_SECURITY_POLICY",
     "MAX_PAGE",
     "SECURITY",
     "ApiRequest",
     "PageLimit",
+    "SecurityHeadersMiddleware",
     "check_body",
     "check_instant",
     "check_text",
@@ -299,3 +302,64 @@ def cursor_uuid(value: object) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise invalid("cursor", "not a cursor returned by this endpoint") from None
+
+
+# --- response headers every answer carries ---------------------------------------------------
+
+CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+"""CSP of every non-HTML answer (JSON, problem+json, .ics, metrics): nothing may load or frame
+it. HTML answers (the web pages, the API docs) are left to set their own policy."""
+# Answers about one person: never stored by a browser or a shared cache.
+_PERSONAL_PATH = re.compile(r"^/v1/(?:me|bookings|institutions/[^/]+/bookings)(?:/|$)")
+
+
+class SecurityHeadersMiddleware:
+    """ASGI wrapper adding ``X-Content-Type-Options: nosniff`` to every answer, the restrictive
+    CSP to every answer that is not ``text/html`` (and sets none itself), and
+    ``Cache-Control: no-store`` to personal answers (``/v1/me…``, ``/v1/bookings…``,
+    ``/v1/institutions/{id}/bookings``, and any request sent with credentials) except calendar
+    files, which keep their own ``private`` caching for calendar apps."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        personal = bool(_PERSONAL_PATH.match(scope["path"])) or any(
+            name == b"authorization" for name, _ in scope["headers"]
+        )
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if not (personal and name.lower() == b"cache-control") or _is_calendar(message)
+                ]
+                names = {name.lower() for name, _ in headers}
+                content_type = next(
+                    (value for name, value in headers if name.lower() == b"content-type"), b""
+                )
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if (
+                    not content_type.startswith(b"text/html")
+                    and b"content-security-policy" not in names
+                ):
+                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+                if personal and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _is_calendar(message: Message) -> bool:
+    headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))  # type: ignore[call-overload]
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/calendar")
+        for name, value in headers
+    )
