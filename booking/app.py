@@ -19,6 +19,7 @@ from booking.db import create_pool, ensure_migrated
 from booking.errors import exception_handlers
 from booking.http import ApiRequest, SecurityHeadersMiddleware, refuse_control_characters
 from booking.observability import RequestLogMiddleware, configure_logging
+from booking.openapi_links import add_links
 from booking.routing import route_handlers
 from booking.settings import Settings, load_settings
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    add_links(app)
     # Outermost layer, so even 404s and 405s get a request id and an access line.
     # Inside it, the security headers (so 404s, 405s and 429s carry them too), then the per-user
     # write rate limit (one Redis round trip per write, fails open).

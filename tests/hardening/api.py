@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from booking.app import create_app
 from tests.conftest import make_settings
@@ -160,7 +159,7 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
     return value
 
 
-async def prepare_target(client: AsyncTestClient[Litestar], cast: Cast, db: asyncpg.Pool) -> Target:
+async def prepare_target(client: httpx.AsyncClient, cast: Cast, db: asyncpg.Pool) -> Target:
     """A booking of citizen A in room X, a closure of room X; every id the paths use."""
     # Far enough ahead for the lead time, inside the horizon of a fresh room.
     day = (datetime.now(UTC) + timedelta(days=3)).replace(
