@@ -17,7 +17,9 @@ from booking.accounts.auth import optional_principal, require_admin, require_pri
 from booking.accounts.ratelimit import wrap_rate_limit
 from booking.db import create_pool, ensure_migrated
 from booking.errors import exception_handlers
+from booking.http import ApiRequest, SecurityHeadersMiddleware, refuse_control_characters
 from booking.observability import RequestLogMiddleware, configure_logging
+from booking.openapi_links import add_links
 from booking.routing import route_handlers
 from booking.settings import Settings, load_settings
 from booking.web import WebFront
@@ -60,6 +62,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "admin": Provide(require_admin),
         },
         exception_handlers=exception_handlers,
+        # The one door for input: strict JSON bodies (ApiRequest.json) and clean query strings.
+        request_class=ApiRequest,
+        before_request=refuse_control_characters,
         openapi_config=OpenAPIConfig(
             title="Nanum API",
             version="1.0.0",
@@ -89,10 +94,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    add_links(app)
     # Outermost layer, so even 404s and 405s get a request id and an access line.
-    # Inside it, the per-user write rate limit (one Redis round trip per write, fails open).
+    # Inside it, the security headers (so 404s, 405s and 429s carry them too), then the per-user
+    # write rate limit (one Redis round trip per write, fails open).
     app.asgi_handler = RequestLogMiddleware(
-        wrap_rate_limit(app.asgi_handler, settings, lambda: app.state.get("redis")),
+        SecurityHeadersMiddleware(
+            wrap_rate_limit(app.asgi_handler, settings, lambda: app.state.get("redis"))
+        ),
         enabled=settings.access_log,
     )
     return app

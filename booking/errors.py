@@ -8,16 +8,19 @@ unknown errors become a bare 500 without internals.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import asyncpg
 import msgspec
+import redis.exceptions
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from booking.observability import loggable_path
 from schemas.common import FieldError, ProblemDetails
 
 __all__ = (
@@ -32,6 +35,7 @@ __all__ = (
     "Unauthorized",
     "exception_handlers",
     "invalid",
+    "is_outage",
     "problem_response",
     "problem_spec",
     "refusal_problem",
@@ -293,7 +297,8 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
     if status >= 500 and exc.detail == _CLIENT_GONE:
         # The client hung up while sending its body: nobody is left to answer, nothing failed.
         log.info(
-            "client disconnected before the request body was read", extra={"path": request.url.path}
+            "client disconnected before the request body was read",
+            extra={"path": loggable_path(request.url.path)},
         )
         return problem_response(400, "client-disconnected", "Client disconnected", _CLIENT_GONE)
     if status >= 500:
@@ -321,10 +326,78 @@ def _handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Respons
 def _handle_postgres(
     request: Request[Any, Any, Any], exc: asyncpg.PostgresError
 ) -> Response[bytes]:
+    if is_outage(exc):
+        return _handle_outage(request, exc)
     problem = database_problem(exc)
     if problem is None:
         return _handle_internal(request, exc)
     return _handle_problem(request, problem)
+
+
+# --- outages: a dependency that does not answer is not a bug in the request -------------------
+
+RETRY_AFTER_SECONDS = 5
+# SQLSTATE classes and codes that mean "the server is not there (now)": connection exceptions,
+# shutdown and start-up (57P01-57P03), too many connections.
+_OUTAGE_SQLSTATE_PREFIXES = ("08", "57P0", "53300")
+# File-system errors are bugs, not outages; every other OSError in a handler is a socket.
+_LOCAL_OS_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+# Errors closer together than this belong to one outage, which is logged once.
+_OUTAGE_QUIET_SECONDS = 30.0
+_last_outage_error: dict[str, float] = {}
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means Postgres or Redis did not answer (connect refused or reset, pool
+    acquire or command timed out, server shutting down or starting), not a faulty request."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return (exc.sqlstate or "").startswith(_OUTAGE_SQLSTATE_PREFIXES)
+    if isinstance(exc, TimeoutError):
+        return True
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, _LOCAL_OS_ERRORS)
+
+
+def _dependency_of(exc: BaseException) -> str:
+    return "redis" if isinstance(exc, redis.exceptions.RedisError) else "postgres"
+
+
+def _handle_outage(request: Request[Any, Any, Any], exc: BaseException) -> Response[bytes]:
+    dependency = _dependency_of(exc)
+    now = time.monotonic()
+    last = _last_outage_error.get(dependency)
+    _last_outage_error[dependency] = now
+    if last is None or now - last > _OUTAGE_QUIET_SECONDS:
+        # Once per outage (a run of failures with no gap longer than the quiet time).
+        log.error(
+            "dependency unavailable",
+            extra={
+                "dependency": dependency,
+                "error": f"{type(exc).__name__}: {exc}",
+                "path": loggable_path(request.url.path),
+            },
+        )
+    return problem_response(
+        503,
+        "service-unavailable",
+        "Service unavailable",
+        "A service this request needs is not answering; try again shortly.",
+        instance=request.url.path,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _handle_os_level(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if is_outage(exc):
+        return _handle_outage(request, exc)
+    return _handle_internal(request, exc)
 
 
 def _handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -332,7 +405,7 @@ def _handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Respons
     log.error(
         "unhandled error",
         exc_info=exc,
-        extra={"request_id": request_id, "path": request.url.path},
+        extra={"request_id": request_id, "path": loggable_path(request.url.path)},
     )
     return problem_response(
         HTTP_500_INTERNAL_SERVER_ERROR,
@@ -348,5 +421,9 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     ValidationException: _handle_validation,
     HTTPException: _handle_http,
     asyncpg.PostgresError: _handle_postgres,
+    OSError: _handle_os_level,
+    TimeoutError: _handle_os_level,
+    redis.exceptions.ConnectionError: _handle_os_level,
+    redis.exceptions.TimeoutError: _handle_os_level,
     Exception: _handle_internal,
 }

@@ -8,9 +8,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
-__all__ = ("to_local", "zone")
+__all__ = ("SUPPORTED_ZONES", "to_local", "zone")
+
+# Names that are not one IANA zone read the same way everywhere: `posix/*` and `right/*` are
+# copies (`right/*` counts leap seconds, which Postgres does not), `localtime` is whatever the
+# host is set to, `posixrules` and `Factory` are tzcode internals.
+_HOST_SPECIFIC = ("posix/", "right/")
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+SUPPORTED_ZONES: frozenset[str] = frozenset(
+    name
+    for name in available_timezones()
+    if not name.startswith(_HOST_SPECIFIC) and name not in _NOT_ZONES
+)
+"""The IANA zones an institution may use: those Python and Postgres interpret identically."""
 
 
 @lru_cache(maxsize=256)

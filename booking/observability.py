@@ -14,9 +14,17 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-__all__ = ("JsonFormatter", "RequestLogMiddleware", "configure_logging", "metrics_payload")
+__all__ = (
+    "JsonFormatter",
+    "RequestLogMiddleware",
+    "configure_logging",
+    "loggable_path",
+    "metrics_payload",
+)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Private feed URLs carry their secret in the path: logs keep only its shape.
+_SECRET_PATH = re.compile(r"^(/v1/calendars/)[^/]*$")
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 access_log = logging.getLogger("booking.access")
 
@@ -30,6 +38,11 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+
+
+def loggable_path(path: str) -> str:
+    """``path`` as logs may show it: a private feed token becomes ``<token>``."""
+    return _SECRET_PATH.sub(r"\1<token>.ics", path)
 
 
 def metrics_payload() -> tuple[bytes, str]:
@@ -121,7 +134,7 @@ class RequestLogMiddleware:
                     "request",
                     extra={
                         "method": method,
-                        "path": scope["path"],
+                        "path": loggable_path(scope["path"]),
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 2),
                         "request_id": request_id,

@@ -76,6 +76,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     """From address of outgoing mail."""
     mail_dir: str = ""
     """Where the development SMTP sink writes .eml files. Default: .devdata/mail."""
+    metrics_token: str = ""
+    """Bearer token ``/metrics`` requires (empty: ``/metrics`` answers 404 to everyone)."""
 
     @property
     def base_url(self) -> str:
@@ -123,6 +125,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         settings = msgspec.structs.replace(settings, secret_key=secret)
     elif len(settings.secret_key) < 32:
         raise ConfigError(f"{PREFIX}SECRET_KEY: expected at least 32 characters")
+    if settings.metrics_token and len(settings.metrics_token) < 16:
+        raise ConfigError(f"{PREFIX}METRICS_TOKEN: expected at least 16 characters")
     return settings
 
 

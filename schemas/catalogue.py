@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from schemas.common import AwareDatetime, LocalDatetime, Page, Strict
+from schemas.common import MULTILINE, AwareDatetime, LocalDatetime, Page, Strict
 
 __all__ = (
     "AMENITIES",
     "INSTITUTION_KINDS",
+    "MAX_CAPACITY",
     "ROOM_KINDS",
     "SEOUL_DISTRICTS",
     "WEEKDAYS",
@@ -73,6 +74,8 @@ SEOUL_DISTRICTS: tuple[str, ...] = (
 
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
 ShortText = Annotated[str, Meta(max_length=500)]
+Notes = Annotated[str, Meta(max_length=500), MULTILINE]
+"""Free text of several lines (a room's note, a closure's reason)."""
 Latitude = Annotated[float, Meta(ge=-90, le=90)]
 Longitude = Annotated[float, Meta(ge=-180, le=180)]
 Url = Annotated[str, Meta(max_length=2000, pattern=r"^https?://\S+$")]
@@ -176,7 +179,8 @@ class PolicyPatch(Strict):
     max_active_per_citizen: Annotated[int, Meta(ge=1, le=100)] | UnsetType = UNSET
 
 
-Capacity = Annotated[int, Meta(ge=1, le=100_000)]
+MAX_CAPACITY = 100_000
+Capacity = Annotated[int, Meta(ge=1, le=MAX_CAPACITY)]
 Area = Annotated[float, Meta(gt=0, le=1_000_000)]
 
 
@@ -195,7 +199,7 @@ class RoomCreate(Strict):
     photos: Annotated[list[Url], Meta(max_length=20)] = msgspec.field(default_factory=list)
     policy: Policy = msgspec.field(default_factory=Policy)
     closed_on_holidays: bool = False
-    note: ShortText | None = None
+    note: Notes | None = None
 
 
 class RoomPatch(Strict):
@@ -215,7 +219,7 @@ class RoomPatch(Strict):
     policy: PolicyPatch | UnsetType = UNSET
     closed_on_holidays: bool | UnsetType = UNSET
     active: bool | UnsetType = UNSET
-    note: ShortText | UnsetType | None = UNSET
+    note: Notes | UnsetType | None = UNSET
 
 
 class Room(msgspec.Struct, kw_only=True):
@@ -287,7 +291,7 @@ class WeeklyWindow(msgspec.Struct, kw_only=True):
 class ClosureCreate(Strict):
     start: AwareDatetime
     end: AwareDatetime
-    reason: ShortText = ""
+    reason: Notes = ""
 
 
 class Closure(msgspec.Struct, kw_only=True):

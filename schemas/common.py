@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
 
 __all__ = (
+    "INSTANT_MAX",
+    "INSTANT_MIN",
+    "MULTILINE",
     "AwareDatetime",
     "FieldError",
     "Health",
@@ -24,11 +27,26 @@ class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Base of every request body: unknown fields are refused (mass assignment, OWASP API3)."""
 
 
+INSTANT_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+"""The earliest instant the API accepts anywhere (bodies, query strings, cursors)."""
+INSTANT_MAX = datetime(2200, 1, 1, tzinfo=UTC)
+"""The first instant the API refuses: every accepted instant lies in [INSTANT_MIN, INSTANT_MAX).
+
+Why this range: it holds every booking's history and every horizon (at most two years ahead)
+with a wide margin, the tz database (which Python and Postgres share) is only exact from 1970
+on, and arithmetic near it (offsets up to ±14 h, spans of years, local-time conversion) stays
+far from Python's year 1 and 9999, where it overflows. msgspec ``Meta`` cannot bound a
+datetime, so the check is ``booking.http.check_instant``, applied to every decoded body and
+query-string time."""
+
 AwareDatetime = Annotated[
     datetime,
     msgspec.Meta(
         tz=True,
-        description="RFC 3339 date-time with an explicit offset (naive times are refused)",
+        description=(
+            "RFC 3339 date-time with an explicit offset (naive times are refused), from "
+            "1970-01-01T00:00:00Z up to (not including) 2200-01-01T00:00:00Z"
+        ),
         examples=["2026-12-05T19:00:00+09:00"],
     ),
 ]
@@ -50,6 +68,10 @@ UtcDatetime = Annotated[
     ),
 ]
 """An account's record stamp: accounts have no institution, so no local offset."""
+
+MULTILINE = msgspec.Meta(extra={"multiline": True})
+"""Marks a text field in which line breaks (and tabs) are allowed: ``Annotated[str, ..., MULTILINE]``.
+Every other string of a request body refuses control characters (``booking.http``)."""
 
 
 class FieldError(msgspec.Struct, kw_only=True):

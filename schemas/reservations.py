@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import AwareDatetime, Page, Strict
+from schemas.common import MULTILINE, AwareDatetime, Page, Strict
 
 __all__ = (
     "Booking",
@@ -28,10 +28,12 @@ BookingStatus = Literal[
 Purpose = Annotated[
     str,
     msgspec.Meta(max_length=500, description="What the room is for (at most 500 characters)"),
+    MULTILINE,
 ]
 Reason = Annotated[
     str,
     msgspec.Meta(min_length=1, max_length=500, description="Why (at most 500 characters)"),
+    MULTILINE,
 ]
 
 

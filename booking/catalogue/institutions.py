@@ -13,7 +13,7 @@ from booking.catalogue import queries
 from booking.catalogue.queries import InstitutionRow, InstitutionValues
 from booking.errors import Forbidden, NotFound, invalid
 from booking.http import cursor_uuid, decode_cursor, encode_cursor
-from booking.localtime import to_local
+from booking.localtime import SUPPORTED_ZONES, to_local
 from schemas.catalogue import (
     SEOUL_DISTRICTS,
     Institution,
@@ -37,6 +37,8 @@ _ADMIN_ONLY_INSTITUTION_FIELDS = ("kind", "region", "district", "timezone")
 
 
 def parse_timezone(name: str, field: str = "timezone") -> ZoneInfo:
+    if name not in SUPPORTED_ZONES:
+        raise invalid(field, f"unknown IANA time zone {name!r}")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -10,7 +10,7 @@ from booking.catalogue.queries import RoomSearch
 from booking.catalogue.rooms import room_answer
 from booking.errors import invalid
 from booking.http import choice, cursor_uuid, decode_cursor, encode_cursor, parse_instant
-from schemas.catalogue import AMENITIES, ROOM_KINDS, RoomPage
+from schemas.catalogue import AMENITIES, MAX_CAPACITY, ROOM_KINDS, RoomPage
 
 __all__ = ("parse_point", "parse_search", "search_rooms")
 
@@ -60,6 +60,8 @@ def parse_search(
         choice(name, "amenity", AMENITIES)
     if min_capacity is not None and min_capacity <= 0:
         raise invalid("min_capacity", "must be a positive number of people")
+    if min_capacity is not None and min_capacity > MAX_CAPACITY:
+        raise invalid("min_capacity", f"no room holds more than {MAX_CAPACITY} people")
     if region is not None and district is not None:
         institutions.validate_district(region, district)
     start = parse_instant(free_from, "free_from")

@@ -153,7 +153,8 @@ async def private_feed_rows(
 
 
 async def room_fingerprint(conn: Conn, room_id: uuid.UUID) -> FeedFingerprint | None:
-    """The room's booking version and its own and its institution's update times: one PK read."""
+    """The room's booking version and its own and its institution's update times: one PK read.
+    None for an unknown or deactivated room."""
     row = await conn.fetchrow(
         """
         SELECT current_database() AS database, r.name || ' · ' || i.name AS name,
@@ -162,7 +163,7 @@ async def room_fingerprint(conn: Conn, room_id: uuid.UUID) -> FeedFingerprint | 
         FROM rooms r
         JOIN institutions i ON i.id = r.institution_id
         LEFT JOIN room_feed_versions v ON v.room_id = r.id
-        WHERE r.id = $1
+        WHERE r.id = $1 AND r.active  -- a deactivated room's feed is 404, like the room
         """,
         room_id,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
 import asyncpg
@@ -10,7 +11,9 @@ from litestar import Controller, Request, Response, get
 from litestar.types import ControllerRouterHandler
 from redis.asyncio import Redis
 
-from booking.http import pool_of, redis_of
+from booking.accounts.security import bearer_token
+from booking.errors import NotFound, Unauthorized, problem_spec
+from booking.http import SECURITY, pool_of, redis_of, settings_of
 from booking.observability import metrics_payload
 from schemas.common import Health, Readiness
 
@@ -73,9 +76,27 @@ class MetricsController(Controller):
         "/metrics",
         operation_id="metrics",
         summary="Prometheus metrics of this process (requests by route and status, latency)",
+        description=(
+            "Not public: send `Authorization: Bearer <BOOKING_METRICS_TOKEN>`. Without that "
+            "setting the endpoint answers 404 to everyone."
+        ),
         media_type="text/plain",
+        security=SECURITY,
+        responses={
+            401: problem_spec("Missing or wrong metrics token"),
+            404: problem_spec("Metrics are not enabled (no BOOKING_METRICS_TOKEN)"),
+        },
     )
-    async def metrics(self) -> Response[bytes]:
+    async def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        expected = settings_of(request).metrics_token
+        if not expected:
+            raise NotFound("Not found.")
+        given = bearer_token(request.headers.get("authorization", "")) or ""
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthorized(
+                "Send the metrics token as `Authorization: Bearer <token>`.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         body, content_type = metrics_payload()
         return Response(body, media_type=content_type)
 

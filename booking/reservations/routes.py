@@ -18,7 +18,7 @@ from litestar.types import ControllerRouterHandler
 from booking.accounts.security import bearer_token, decode_token
 from booking.deps import CurrentUser
 from booking.errors import PROBLEM_MEDIA_TYPE, Unauthorized, problem_spec
-from booking.http import SECURITY, pool_of, settings_of
+from booking.http import SECURITY, parse_instant, pool_of, settings_of
 from booking.reservations import lifecycle, service
 from booking.reservations.idempotency import IDEMPOTENCY_HEADER
 from schemas.jobs import CheckInResult
@@ -268,12 +268,16 @@ class BookingController(Controller):
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size")]
 From = Annotated[
-    datetime | None,
-    QueryParameter(name="from", description="Only bookings ending after this RFC 3339 time"),
+    str | None,
+    QueryParameter(
+        name="from", description="Only bookings ending after this RFC 3339 time (with an offset)"
+    ),
 ]
 To = Annotated[
-    datetime | None,
-    QueryParameter(name="to", description="Only bookings starting before this RFC 3339 time"),
+    str | None,
+    QueryParameter(
+        name="to", description="Only bookings starting before this RFC 3339 time (with an offset)"
+    ),
 ]
 Cursor = Annotated[
     str | None, QueryParameter(description="`next_cursor` of the previous page", required=False)
@@ -305,8 +309,8 @@ class MyBookingController(Controller):
             pool_of(request),
             principal,
             status=status,
-            window_from=window_from,
-            window_to=window_to,
+            window_from=parse_instant(window_from, "from"),
+            window_to=parse_instant(window_to, "to"),
             cursor=cursor,
             limit=limit,
         )
@@ -346,8 +350,8 @@ class InstitutionBookingController(Controller):
             institution_id,
             status=status,
             room_id=room_id,
-            window_from=window_from,
-            window_to=window_to,
+            window_from=parse_instant(window_from, "from"),
+            window_to=parse_instant(window_to, "to"),
             cursor=cursor,
             limit=limit,
         )

@@ -23,6 +23,7 @@ import msgspec
 from booking.accounts.auth import Principal
 from booking.db import Conn
 from booking.errors import Conflict, Forbidden, NotFound, invalid, refusal_problem
+from booking.http import check_instant
 from booking.localtime import to_local
 from booking.reservations import queries
 from booking.reservations.idempotency import check_key, request_fingerprint
@@ -401,7 +402,7 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         at = datetime.fromisoformat(start)
         if at.tzinfo is None:
             raise ValueError(cursor)
-        return at, uuid.UUID(booking_id)
+        return check_instant(at, "cursor"), uuid.UUID(booking_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid(
             "cursor", "invalid cursor", detail="cursor is not one this API returned."

@@ -143,9 +143,12 @@ async def test_one_json_access_line_per_request(
     assert isinstance(line["duration_ms"], float)
 
 
-async def test_metrics_count_requests_by_route(client: AsyncTestClient[Litestar]) -> None:
-    await client.get("/healthz")
-    response = await client.get("/metrics")
+async def test_metrics_count_requests_by_route(database_url: str, redis_url: str) -> None:
+    token = "metrics-token-0123456789"
+    app = create_app(make_settings(database_url, redis_url, metrics_token=token))
+    async with AsyncTestClient(app=app) as client:
+        await client.get("/healthz")
+        response = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert 'nanum_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
 
