@@ -96,14 +96,17 @@ class Interval(msgspec.Struct, kw_only=True):
 
 
 class BookingConflict(msgspec.Struct, kw_only=True):
-    """The 409 problem+json of a taken slot (documentation shape; extra problem members)."""
+    """A 409 problem+json of a booking operation (documentation shape): a taken slot carries
+    ``conflicts`` and ``alternatives``; an illegal transition ``current_status``."""
 
     type: str
     title: str
     status: int
     detail: str
-    conflicts: list[Interval]
-    """The slot-holding ranges that overlap the request (never who holds them)."""
-    alternatives: list[Interval]
-    """Up to three nearest free ranges of the same length in the same room."""
+    conflicts: list[Interval] = []
+    """The slot-holding ranges that overlap the request (never who holds them), on slot-taken."""
+    alternatives: list[Interval] = []
+    """Up to three nearest free ranges of the same length in the same room, on slot-taken."""
+    current_status: str | None = None
+    """The booking's status, on illegal-transition."""
     instance: str | None = None

@@ -91,6 +91,11 @@ _SLOT_TAKEN = ResponseSpec(
     ],
 )
 
+_ILLEGAL = problem_spec(
+    "The booking's status (or the time) does not allow it (`illegal-transition`, with "
+    "`current_status`)"
+)
+
 _BOOKING_EXAMPLE = Example(
     summary="a weeknight meeting",
     value={
@@ -207,7 +212,7 @@ class BookingController(Controller):
         responses={
             401: problem_spec("Not signed in"),
             404: problem_spec("No such booking (for you)"),
-            409: _SLOT_TAKEN,
+            409: _ILLEGAL,
             422: problem_spec("A manager gave no reason"),
         },
     )
@@ -231,7 +236,7 @@ class BookingController(Controller):
             401: problem_spec("Not signed in"),
             403: problem_spec("Only the room's managers decide"),
             404: problem_spec("No such booking (for you)"),
-            409: _SLOT_TAKEN,
+            409: _ILLEGAL,
         },
     )
     async def approve_booking(
@@ -252,7 +257,7 @@ class BookingController(Controller):
             401: problem_spec("Not signed in"),
             403: problem_spec("Only the room's managers decide"),
             404: problem_spec("No such booking (for you)"),
-            409: _SLOT_TAKEN,
+            409: _ILLEGAL,
             422: problem_spec("No reason given"),
         },
     )

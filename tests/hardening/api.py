@@ -129,6 +129,25 @@ BASE_BODIES: dict[str, Any] = {
     "rescheduleBooking": {"start": "{start}", "end": "{end}"},
     "cancelBooking": {"reason": "사정이 생겼습니다"},
     "rejectBooking": {"reason": "사용 불가"},
+    "setInstitutionAllocationPolicy": {"monthly_cap_per_citizen": 3},
+    "setRoomAllocationPolicy": {
+        "mode": "lottery",
+        "monthly_cap_per_citizen": 2,
+        "late_cancel_hours": 24,
+    },
+    "createRound": {
+        "title": "토요일 추첨",
+        "opens_at": "{start}",
+        "closes_at": "{end}",
+        "draw_at": "{end}",
+        "slots": [{"start": "{start}", "end": "{end}"}],
+        "max_applications_per_citizen": 2,
+    },
+    "updateRound": {"title": "새 제목", "draw_at": "{end}"},
+    "setRoundPublicValue": {"value": "3 12 25 31 38 44"},
+    "applyForSlot": {"slot_id": "{slot_id}"},
+    "joinWaitlist": {"room_id": "{room_id}", "start": "{start}", "end": "{end}"},
+    "forgiveStrike": {"reason": "병원 진단서 제출"},
 }
 
 
@@ -187,6 +206,12 @@ async def prepare_target(client: httpx.AsyncClient, cast: Cast, db: asyncpg.Pool
             "closure_id": closure.json()["id"],
             "user_id": str(cast.citizen_b.id),
             "feed": f"{uuid.uuid4().hex}.ics",
+            # Ids of objects that need not exist: a refused body never reaches the lookup.
+            "round_id": str(uuid.uuid4()),
+            "slot_id": str(uuid.uuid4()),
+            "application_id": str(uuid.uuid4()),
+            "strike_id": str(uuid.uuid4()),
+            "entry_id": "1",
             "start": later.isoformat(),
             "end": (later + timedelta(hours=2)).isoformat(),
         },
