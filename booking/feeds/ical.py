@@ -25,6 +25,7 @@ __all__ = (
     "booking_event",
     "booking_invite",
     "booking_uid",
+    "event_bytes",
     "feed_calendar",
     "single_event_calendar",
 )
@@ -134,14 +135,28 @@ def _calendar(name: str, method: str | None) -> Calendar:
     return cal
 
 
-def feed_calendar(name: str, events: Iterable[Event]) -> bytes:
-    """A subscription feed: no METHOD (it is not a scheduling message), refresh hints for clients."""
+_END_CALENDAR = b"END:VCALENDAR\r\n"
+
+
+def feed_calendar(name: str, events: Iterable[bytes]) -> bytes:
+    """A subscription feed: no METHOD (it is not a scheduling message), refresh hints for clients.
+
+    ``events`` are serialized VEVENTs (:func:`event_bytes`), so a feed whose bookings mostly did
+    not change reuses their rendering. The result is byte for byte what icalendar writes for the
+    calendar with those events added as components: a component is its BEGIN line, its own
+    properties, its subcomponents, its END line, each content line folded on its own.
+    """
     cal = _calendar(name, method=None)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", vText("PT15M"))
-    for event in events:
-        cal.add_component(event)
-    return bytes(cal.to_ical())
+    empty = bytes(cal.to_ical())
+    head = empty.removesuffix(_END_CALENDAR)
+    return b"".join((head, *events, _END_CALENDAR))
+
+
+def event_bytes(b: FeedBooking, audience: Audience, base_url: str) -> bytes:
+    """One booking's VEVENT as ``audience`` sees it, serialized."""
+    return bytes(booking_event(b, audience, base_url).to_ical())
 
 
 def single_event_calendar(b: FeedBooking, audience: Audience, base_url: str) -> bytes:

@@ -12,17 +12,19 @@ from booking.db import Conn
 __all__ = (
     "FeedBooking",
     "FeedFingerprint",
+    "FeedKey",
     "TokenOwner",
     "active_token",
     "booking_event_row",
+    "feed_rows_by_id",
     "insert_token",
-    "institution_feed_rows",
+    "institution_feed_keys",
     "institution_fingerprint",
     "lock_user",
     "private_feed_rows",
     "private_fingerprint",
     "revoke_tokens",
-    "room_feed_rows",
+    "room_feed_keys",
     "room_fingerprint",
     "token_owner",
 )
@@ -57,12 +59,24 @@ class FeedBooking(msgspec.Struct, frozen=True):
 
 class FeedFingerprint(msgspec.Struct, frozen=True):
     """What a feed's ETag is derived from, read without building the feed. ``last_modified``
-    is the update time of the feed's own room/institution, if any."""
+    is the update time of the feed's own room/institution, if any. ``context`` stamps what a
+    public feed's events are made of besides their booking rows (room and institution texts and
+    places): a rendered event stays valid while its booking's key and this context do."""
 
     database: str
     title: str
     parts: tuple[str, ...]
     last_modified: datetime | None
+    context: tuple[str, ...] = ()
+
+
+class FeedKey(msgspec.Struct, frozen=True):
+    """A booking of a feed as far as its rendering goes: every change of a booking by the app
+    sets ``updated_at`` (and a change of time or status raises ``sequence``)."""
+
+    id: uuid.UUID
+    sequence: int
+    updated_at: datetime
 
 
 class TokenOwner(msgspec.Struct, frozen=True):
@@ -102,33 +116,47 @@ async def booking_event_row(conn: Conn, booking_id: uuid.UUID) -> FeedBooking | 
     return None if row is None else FeedBooking(*row)
 
 
-async def room_feed_rows(
+_KEYS = "SELECT b.id, b.sequence, b.updated_at FROM bookings b"
+
+
+async def room_feed_keys(
     conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime, cancelled_since: datetime
-) -> list[FeedBooking]:
+) -> list[FeedKey]:
+    """A room's public feed: its bookings' keys in feed order (three columns, not twenty)."""
     rows = await conn.fetch(
-        _SELECT + " WHERE b.room_id = $4 AND " + _IN_FEED + _ORDER,
+        _KEYS + " WHERE b.room_id = $4 AND " + _IN_FEED + _ORDER,
         start,
         end,
         cancelled_since,
         room_id,
     )
-    return [FeedBooking(*r) for r in rows]
+    return [FeedKey(*r) for r in rows]
 
 
-async def institution_feed_rows(
+async def institution_feed_keys(
     conn: Conn,
     institution_id: uuid.UUID,
     start: datetime,
     end: datetime,
     cancelled_since: datetime,
-) -> list[FeedBooking]:
+) -> list[FeedKey]:
+    """An institution's public feed: its rooms' bookings' keys in feed order."""
     rows = await conn.fetch(
-        _SELECT + " WHERE r.institution_id = $4 AND " + _IN_FEED + _ORDER,
+        _KEYS
+        + " JOIN rooms r ON r.id = b.room_id WHERE r.institution_id = $4 AND "
+        + _IN_FEED
+        + _ORDER,
         start,
         end,
         cancelled_since,
         institution_id,
     )
+    return [FeedKey(*r) for r in rows]
+
+
+async def feed_rows_by_id(conn: Conn, ids: list[uuid.UUID]) -> list[FeedBooking]:
+    """Full feed rows of these bookings (in no particular order)."""
+    rows = await conn.fetch(_SELECT + " WHERE b.id = ANY ($1::uuid[])", ids)
     return [FeedBooking(*r) for r in rows]
 
 
@@ -170,11 +198,13 @@ async def room_fingerprint(conn: Conn, room_id: uuid.UUID) -> FeedFingerprint | 
     if row is None:
         return None
     database, title, room_updated, institution_updated, version = row
+    stamps = (room_updated.isoformat(), institution_updated.isoformat())
     return FeedFingerprint(
         database=database,
         title=title,
-        parts=(str(version), room_updated.isoformat(), institution_updated.isoformat()),
+        parts=(str(version), *stamps),
         last_modified=max(room_updated, institution_updated),
+        context=(database, *stamps),
     )
 
 
@@ -196,16 +226,17 @@ async def institution_fingerprint(conn: Conn, institution_id: uuid.UUID) -> Feed
     if row is None:
         return None
     database, title, institution_updated, rooms, versions, room_updated = row
+    stamps = (
+        str(rooms),
+        institution_updated.isoformat(),
+        "" if room_updated is None else room_updated.isoformat(),
+    )
     return FeedFingerprint(
         database=database,
         title=title,
-        parts=(
-            str(rooms),
-            str(versions),
-            institution_updated.isoformat(),
-            "" if room_updated is None else room_updated.isoformat(),
-        ),
+        parts=(stamps[0], str(versions), *stamps[1:]),
         last_modified=max(d for d in (room_updated, institution_updated) if d is not None),
+        context=(database, *stamps),
     )
 
 

@@ -1,9 +1,14 @@
-"""Calendar feeds: windows, conditional GET, the rendered-body cache and private feed tokens.
+"""Calendar feeds: windows, conditional GET, the rendered caches and private feed tokens.
 
-A feed's ETag is derived from a cheap fingerprint (one primary-key read for public feeds: see
-``sql/0040_calendar_feeds.sql``), so a revalidation answers 304 without building the calendar.
-Rendered bodies are cached by ETag: the ETag names exactly one representation, so a cached body
-is never stale, and a full GET of unchanged data costs no rendering.
+A feed's ETag is derived from a cheap fingerprint (one primary-key read for public feeds: the
+room's change counter, bumped by ``sql/functions/bump_room_feed_version.sql``), so a
+revalidation answers 304 without building the calendar. Each process keeps a public feed's
+fingerprint for up to ``FINGERPRINT_TTL`` (one second), so a burst of revalidations costs no
+database round trip, and a change shows in the ETag within that second on every process.
+Rendered bodies are cached by ETag (an ETag names exactly one representation, so a cached body
+is never stale); rendered events are cached by everything they are made of, so after one change
+a feed re-renders that one event and reassembles the rest; and concurrent first requests for one
+ETag share one render.
 """
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import cast
 
 import asyncpg
+from prometheus_client import Counter
 
 from booking.accounts.auth import Principal
 from booking.db import Conn
@@ -29,14 +37,17 @@ from booking.feeds import queries
 from booking.feeds.ical import (
     FEED_FORMAT,
     Audience,
-    booking_event,
+    event_bytes,
     feed_calendar,
     single_event_calendar,
 )
-from booking.feeds.queries import FeedBooking, FeedFingerprint, TokenOwner
+from booking.feeds.queries import FeedBooking, FeedFingerprint, FeedKey, TokenOwner
 from booking.settings import Settings
 
 __all__ = (
+    "EVENT_RENDERS",
+    "FEED_RENDERS",
+    "FINGERPRINT_TTL",
     "MAX_WINDOW",
     "Conditions",
     "FeedAnswer",
@@ -60,7 +71,10 @@ PRIVATE_CACHE = "private, max-age=300"
 EVENT_CACHE = "private, no-cache"
 _TOKEN_CONTEXT = b"nanum-calendar-feed-v1:"
 _CACHE_BYTES = 64 * 1024 * 1024
-_RENDER_IN_THREAD = 200  # events; smaller feeds render faster than a thread hop
+_EVENT_CACHE_BYTES = 32 * 1024 * 1024
+_RENDER_IN_THREAD = 200  # events to render; fewer render faster than a thread hop
+FINGERPRINT_TTL = 1.0
+"""Seconds a process reuses a public feed's fingerprint (the bound on a stale ETag)."""
 
 
 class InvalidWindow(Problem):
@@ -188,22 +202,106 @@ class _BodyCache:
 
 _cache = _BodyCache(_CACHE_BYTES)
 
+EventKey = tuple[object, ...]
 
-async def _render(name: str, rows: list[FeedBooking], audience_of: AudienceOf, base: str) -> bytes:
-    def build() -> bytes:
-        return feed_calendar(name, (booking_event(b, audience_of(b), base) for b in rows))
 
-    if len(rows) >= _RENDER_IN_THREAD:
-        return await asyncio.to_thread(build)
-    return build()
+class _EventCache:
+    """Serialized VEVENTs keyed by what they were made from — a public event by its booking's
+    key (id, sequence, updated_at) and the feed's context stamps, a private one by its whole
+    row (a frozen Struct) — with the audience and the base URL; least recently used out first,
+    bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.entries: OrderedDict[EventKey, bytes] = OrderedDict()
+
+    def get(self, key: EventKey) -> bytes | None:
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return entry
+
+    def put(self, key: EventKey, event: bytes) -> None:
+        if key in self.entries:
+            return
+        self.entries[key] = event
+        self.size += len(event)
+        while self.size > self.max_bytes:
+            _, old = self.entries.popitem(last=False)
+            self.size -= len(old)
+
+
+_events = _EventCache(_EVENT_CACHE_BYTES)
+FEED_RENDERS = Counter("nanum_feed_renders_total", "Calendar feed bodies assembled (cache misses)")
+EVENT_RENDERS = Counter("nanum_feed_event_renders_total", "VEVENTs rendered (event cache misses)")
+
+
+async def _assemble(
+    name: str,
+    keys: list[EventKey],
+    rows: Callable[[list[int]], Awaitable[list[FeedBooking | None]]],
+) -> bytes:
+    """The feed of these events: cached ones reused, the others rendered from ``rows`` (asked
+    for the positions of the missing ones) and cached. Each key ends with audience, base URL."""
+    known = [_events.get(k) for k in keys]
+    positions = [n for n, e in enumerate(known) if e is None]
+    if positions:
+        fetched = await rows(positions)
+        todo = [
+            (n, b, cast(Audience, keys[n][-2]), cast(str, keys[n][-1]))
+            for n, b in zip(positions, fetched, strict=True)
+            if b is not None
+        ]
+
+        def build() -> list[bytes]:
+            return [event_bytes(b, audience, url) for _, b, audience, url in todo]
+
+        fresh = await asyncio.to_thread(build) if len(todo) >= _RENDER_IN_THREAD else build()
+        for (n, _, _, _), event in zip(todo, fresh, strict=True):
+            known[n] = event
+            _events.put(keys[n], event)
+        EVENT_RENDERS.inc(len(fresh))
+    FEED_RENDERS.inc()
+    return feed_calendar(name, (e for e in known if e is not None))
+
+
+# ETag -> the render in progress, so concurrent first requests for one feed share it.
+_rendering: dict[str, asyncio.Future[tuple[bytes, datetime | None]]] = {}
+
+
+class _FingerprintCache:
+    """Public feeds' fingerprints per process for ``FINGERPRINT_TTL`` seconds."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.entries: OrderedDict[tuple[str, uuid.UUID], tuple[float, FeedFingerprint]] = (
+            OrderedDict()
+        )
+
+    def get(self, kind: str, key: uuid.UUID) -> FeedFingerprint | None:
+        entry = self.entries.get((kind, key))
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, kind: str, key: uuid.UUID, fingerprint: FeedFingerprint) -> None:
+        self.entries[(kind, key)] = (time.monotonic() + self.ttl, fingerprint)
+        self.entries.move_to_end((kind, key))
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
+
+_fingerprints = _FingerprintCache(FINGERPRINT_TTL)
 
 
 AudienceOf = Callable[[FeedBooking], Audience]
-Rows = Callable[[Conn], Awaitable[list[FeedBooking]]]
+Build = Callable[[], Awaitable[tuple[bytes, list[datetime]]]]
+"""Reads and renders a feed: its body and the update times of the bookings in it."""
 
 
 async def _answer(
-    conn: Conn,
     *,
     kind: str,
     key: str,
@@ -211,9 +309,7 @@ async def _answer(
     window: FeedWindow,
     conditions: Conditions,
     settings: Settings,
-    name: str,
-    rows: Rows,
-    audience_of: AudienceOf,
+    build: Build,
     cache_control: str,
 ) -> FeedAnswer:
     base = settings.base_url
@@ -223,17 +319,7 @@ async def _answer(
         last_modified = cached[1] if cached is not None else None
         return FeedAnswer(None, etag, last_modified, cache_control)
     if cached is None:
-        included = await rows(conn)
-        body = await _render(name, included, audience_of, base)
-        # The window slides and old cancellations drop out at the start of each UTC day, so the
-        # representation may have changed then even if no row did.
-        last_modified = max(
-            [b.updated_at for b in included]
-            + [window.anchor]
-            + ([fingerprint.last_modified] if fingerprint.last_modified else [])
-        )
-        _cache.put(etag, body, last_modified)
-        cached = (body, last_modified)
+        cached = await _render_once(etag, fingerprint, window, build)
     body, last_modified = cached
     if conditions.if_none_match is None and _not_modified_since(
         conditions.if_modified_since, last_modified
@@ -242,8 +328,35 @@ async def _answer(
     return FeedAnswer(body, etag, last_modified, cache_control)
 
 
-def _public(_: FeedBooking) -> Audience:
-    return "public"
+async def _render_once(
+    etag: str, fingerprint: FeedFingerprint, window: FeedWindow, build: Build
+) -> tuple[bytes, datetime | None]:
+    """Read and render the feed named by ``etag`` once, however many ask for it at a time."""
+    running = _rendering.get(etag)
+    if running is not None:
+        return await asyncio.shield(running)
+    future: asyncio.Future[tuple[bytes, datetime | None]] = (
+        asyncio.get_running_loop().create_future()
+    )
+    _rendering[etag] = future
+    try:
+        body, stamps = await build()
+        # The window slides and old cancellations drop out at the start of each UTC day, so the
+        # representation may have changed then even if no row did.
+        last_modified = max(
+            stamps
+            + [window.anchor]
+            + ([fingerprint.last_modified] if fingerprint.last_modified else [])
+        )
+        _cache.put(etag, body, last_modified)
+        future.set_result((body, last_modified))
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: waiters see it, a lone failure is not "never retrieved"
+        raise
+    finally:
+        del _rendering[etag]
+    return body, last_modified
 
 
 async def _public_feed(
@@ -255,29 +368,52 @@ async def _public_feed(
     window: FeedWindow,
     conditions: Conditions,
     fingerprint_of: Callable[[Conn, uuid.UUID], Awaitable[FeedFingerprint | None]],
-    rows_of: Callable[
-        [Conn, uuid.UUID, datetime, datetime, datetime], Awaitable[list[FeedBooking]]
-    ],
+    keys_of: Callable[[Conn, uuid.UUID, datetime, datetime, datetime], Awaitable[list[FeedKey]]],
     missing: str,
 ) -> FeedAnswer:
-    """A public busy feed (of a room or an institution): one fingerprint read decides 304."""
-    async with pool.acquire() as conn:
-        fingerprint = await fingerprint_of(conn, key)
+    """A public busy feed (of a room or an institution): one fingerprint read, at most once a
+    second per process, decides 304."""
+    fingerprint = _fingerprints.get(kind, key)
+    if fingerprint is None:
+        async with pool.acquire() as conn:
+            fingerprint = await fingerprint_of(conn, key)
         if fingerprint is None:
             raise NotFound(missing)
-        return await _answer(
-            conn,
-            kind=kind,
-            key=str(key),
-            fingerprint=fingerprint,
-            window=window,
-            conditions=conditions,
-            settings=settings,
-            name=f"{fingerprint.title} — 나눔 예약 현황 / Nanum bookings",
-            rows=lambda c: rows_of(c, key, window.start, window.end, window.cancelled_since),
-            audience_of=_public,
-            cache_control=PUBLIC_CACHE,
+        _fingerprints.put(kind, key, fingerprint)
+
+    base = settings.base_url
+    context = fingerprint.context
+
+    async def build() -> tuple[bytes, list[datetime]]:
+        # Three columns per booking decide which events are still rendered; full rows are read
+        # only for the others (after one change: one).
+        async with pool.acquire() as conn:
+            keys = await keys_of(conn, key, window.start, window.end, window.cancelled_since)
+
+        async def rows(positions: list[int]) -> list[FeedBooking | None]:
+            async with pool.acquire() as conn:
+                found = await queries.feed_rows_by_id(conn, [keys[n].id for n in positions])
+            by_id = {b.id: b for b in found}
+            return [by_id.get(keys[n].id) for n in positions]
+
+        event_keys: list[EventKey] = [
+            (k.id, k.sequence, k.updated_at, context, "public", base) for k in keys
+        ]
+        body = await _assemble(
+            f"{fingerprint.title} — 나눔 예약 현황 / Nanum bookings", event_keys, rows
         )
+        return body, [k.updated_at for k in keys]
+
+    return await _answer(
+        kind=kind,
+        key=str(key),
+        fingerprint=fingerprint,
+        window=window,
+        conditions=conditions,
+        settings=settings,
+        build=build,
+        cache_control=PUBLIC_CACHE,
+    )
 
 
 async def room_feed(
@@ -295,7 +431,7 @@ async def room_feed(
         window=window,
         conditions=conditions,
         fingerprint_of=queries.room_fingerprint,
-        rows_of=queries.room_feed_rows,
+        keys_of=queries.room_feed_keys,
         missing="No such room.",
     )
 
@@ -315,7 +451,7 @@ async def institution_feed(
         window=window,
         conditions=conditions,
         fingerprint_of=queries.institution_fingerprint,
-        rows_of=queries.institution_feed_rows,
+        keys_of=queries.institution_feed_keys,
         missing="No such institution.",
     )
 
@@ -394,29 +530,40 @@ async def private_feed(
             conn, owner, window.start, window.end, window.cancelled_since
         )
 
-        def audience_of(b: FeedBooking) -> Audience:
-            return "owner" if b.citizen_id == owner.user_id else "manager"
+    def audience_of(b: FeedBooking) -> Audience:
+        return "owner" if b.citizen_id == owner.user_id else "manager"
 
-        return await _answer(
-            conn,
-            kind="private",
-            key=str(owner.user_id),
-            fingerprint=fingerprint,
-            window=window,
-            conditions=conditions,
-            settings=settings,
-            name=_private_name(owner),
-            rows=lambda c: queries.private_feed_rows(
-                c,
+    base = settings.base_url
+
+    async def build() -> tuple[bytes, list[datetime]]:
+        async with pool.acquire() as conn:
+            included = await queries.private_feed_rows(
+                conn,
                 owner.user_id,
                 owner.institutions,
                 window.start,
                 window.end,
                 window.cancelled_since,
-            ),
-            audience_of=audience_of,
-            cache_control=PRIVATE_CACHE,
-        )
+            )
+
+        async def rows(positions: list[int]) -> list[FeedBooking | None]:
+            return [included[n] for n in positions]
+
+        # A private event shows the booker and purpose: keyed by its whole row.
+        event_keys: list[EventKey] = [(b, audience_of(b), base) for b in included]
+        body = await _assemble(_private_name(owner), event_keys, rows)
+        return body, [b.updated_at for b in included]
+
+    return await _answer(
+        kind="private",
+        key=str(owner.user_id),
+        fingerprint=fingerprint,
+        window=window,
+        conditions=conditions,
+        settings=settings,
+        build=build,
+        cache_control=PRIVATE_CACHE,
+    )
 
 
 def _private_name(owner: TokenOwner) -> str:

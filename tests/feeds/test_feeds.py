@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 
+from booking.feeds.service import FINGERPRINT_TTL
 from tests.factories import Cast, create_room
 from tests.feeds.helpers import cancel_booking, create_booking, reschedule_booking, set_status
 from tests.feeds.ics_reader import Component, parse_duration, parse_ics, parse_utc
@@ -19,6 +22,17 @@ Client = AsyncTestClient[Litestar]
 def _soon(days: int, hour: int = 10) -> datetime:
     day = datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
     return day + timedelta(days=days)
+
+
+def _count(metric: str) -> float:
+    """A counter of this process, as /metrics shows it."""
+    return REGISTRY.get_sample_value(metric) or 0.0
+
+
+async def _changes_propagate() -> None:
+    """A public feed's fingerprint is reused for up to FINGERPRINT_TTL by each process: a change
+    made straight in the database shows once that second has passed."""
+    await asyncio.sleep(FINGERPRINT_TTL + 0.05)
 
 
 def _events(cal: Component) -> dict[str, Component]:
@@ -103,8 +117,10 @@ async def test_uid_stays_and_sequence_rises_across_reschedule_and_cancel(
 
     before = _events(await _feed(client, path))[uid]
     await reschedule_booking(db, booking, _soon(4))
+    await _changes_propagate()
     moved = _events(await _feed(client, path))[uid]
     await cancel_booking(db, booking)
+    await _changes_propagate()
     gone = _events(await _feed(client, path))[uid]
 
     sequences = [int(e.get("SEQUENCE").value) for e in (before, moved, gone)]
@@ -200,12 +216,14 @@ async def test_unchanged_data_gives_same_bytes_and_etag_and_304_on_revalidation(
     assert by_date.status_code == 304
 
     await reschedule_booking(db, booking, _soon(4))
+    await _changes_propagate()
     changed = await client.get(path, headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["etag"] != etag
     assert changed.content != first.content
 
     await create_booking(db, cast.room_x, cast.citizen_b.id, _soon(9))
+    await _changes_propagate()
     added = await client.get(path, headers={"If-None-Match": changed.headers["etag"]})
     assert added.status_code == 200
 
@@ -217,6 +235,7 @@ async def test_institution_feed_etag_follows_any_room(
     first = await client.get(path)
     assert first.status_code == 200
     await create_booking(db, cast.room_x, cast.citizen_a.id, _soon(3))
+    await _changes_propagate()
     second = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
     assert second.status_code == 200
     third = await client.get(path, headers={"If-None-Match": second.headers["etag"]})
@@ -316,3 +335,64 @@ async def test_a_waitlist_offer_shows_as_a_tentative_busy_block(
     event = events[f"{offered}@nanum"]
     assert event.get("STATUS").value == "TENTATIVE"
     assert event.get("SUMMARY").text == "Reserved / 예약됨"
+
+
+async def test_a_change_reaches_the_etag_within_one_second_and_revalidations_before_need_no_read(
+    client: Client, db: asyncpg.Pool, cast: Cast
+) -> None:
+    """Revalidations inside the fingerprint's second are answered from what the process holds;
+    the first one after that second sees the change."""
+    await create_booking(db, cast.room_x, cast.citizen_a.id, _soon(3))
+    path = f"/v1/rooms/{cast.room_x}/calendar.ics"
+    first = await client.get(path)
+    etag = first.headers["etag"]
+    changed_at = asyncio.get_running_loop().time()
+    await create_booking(db, cast.room_x, cast.citizen_b.id, _soon(5))
+
+    soon = await client.get(path, headers={"If-None-Match": etag})
+    if asyncio.get_running_loop().time() - changed_at < FINGERPRINT_TTL:
+        assert soon.status_code == 304  # answered from the fingerprint this process holds
+
+    await _changes_propagate()
+    later = await client.get(path, headers={"If-None-Match": etag})
+    assert later.status_code == 200
+    assert later.headers["etag"] != etag
+    assert len(_events(parse_ics(later.content))) == 2
+
+
+async def test_after_one_change_only_that_event_is_rendered_again(
+    client: Client, db: asyncpg.Pool, cast: Cast
+) -> None:
+    bookings = [
+        await create_booking(db, cast.room_x, cast.citizen_a.id, _soon(day)) for day in range(2, 30)
+    ]
+    path = f"/v1/rooms/{cast.room_x}/calendar.ics"
+    first = await client.get(path)
+    await reschedule_booking(db, bookings[5], _soon(40))
+    await _changes_propagate()
+
+    events_before = _count("nanum_feed_event_renders_total")
+    second = await client.get(path)
+
+    assert second.headers["etag"] != first.headers["etag"]
+    assert _count("nanum_feed_event_renders_total") - events_before == 1
+    moved = _events(parse_ics(second.content))[f"{bookings[5]}@nanum"]
+    assert parse_utc(moved.get("DTSTART").value) == _soon(40)
+    # Assembled from cached events, the body is what a full render writes.
+    assert parse_ics(second.content).components("VEVENT")
+    assert len(_events(parse_ics(second.content))) == len(bookings)
+
+
+async def test_concurrent_first_requests_for_a_changed_feed_share_one_render(
+    client: Client, db: asyncpg.Pool, cast: Cast
+) -> None:
+    for day in range(2, 12):
+        await create_booking(db, cast.room_x, cast.citizen_a.id, _soon(day))
+    path = f"/v1/rooms/{cast.room_x}/calendar.ics"
+
+    renders_before = _count("nanum_feed_renders_total")
+    answers = await asyncio.gather(*(client.get(path) for _ in range(100)))
+
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1
+    assert _count("nanum_feed_renders_total") - renders_before == 1
