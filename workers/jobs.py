@@ -1,7 +1,8 @@
 """arq jobs: thin wrappers around the services of ``booking/`` (notifications, reservations' lifecycle, the job plumbing); never queries.
 
 Every job body runs through :func:`with_retries`: a failure is retried with a growing delay
-(``Retry(defer=job_try * backoff)``); the last failure is recorded in ``failed_jobs`` instead
+(``Retry(defer=job_try * backoff)``); the last failure (or the first one that retrying cannot
+help, :class:`MailUndeliverable`) is recorded in ``failed_jobs`` instead
 (``python -m booking jobs failed`` / ``jobs retry ID``).
 """
 
@@ -22,7 +23,7 @@ from arq import Retry
 from booking.jobs import service as outbox
 from booking.jobs.service import record_failed_job
 from booking.notifications import service
-from booking.notifications.mail import NoticeKind
+from booking.notifications.mail import MailUndeliverable, NoticeKind
 from booking.reservations import lifecycle
 from booking.reservations.service import forget_expired_idempotency_keys
 from booking.settings import Settings
@@ -75,7 +76,8 @@ async def with_retries(
             return await body()
     except Exception as exc:
         job_try = int(ctx.get("job_try", 1))
-        if job_try < rt.max_tries:
+        # Undeliverable: retrying cannot help; recorded at once for `jobs retry`.
+        if job_try < rt.max_tries and not isinstance(exc, MailUndeliverable):
             log.warning("job %s try %d failed, retrying: %s", name, job_try, exc)
             raise Retry(defer=job_try * rt.retry_backoff_seconds) from exc
         failed_id = await record_failed_job(
