@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import asyncpg
 from arq.connections import ArqRedis
@@ -46,6 +47,7 @@ REDISPATCH_AFTER_SECONDS = 120.0
 """Longer than a job's whole life with its retries (5 tries, 5+10+15+20 s apart, 8 s each); a
 row whose job is still queued, running or finished in Redis is re-enqueued as a no-op anyway."""
 _ERROR_BACKOFF_SECONDS = 1.0
+_MAX_BACKOFF_SECONDS = 10.0
 
 
 def outbox_job_id(outbox_id: int) -> str:
@@ -93,6 +95,10 @@ class Relay:
         return len(done)
 
     async def run_forever(self) -> None:
+        """Pass after pass until stopped; a failing pass (Redis or Postgres away) is logged
+        once per outage and retried after a pause growing from 1 s to 10 s."""
+        failing_since: float | None = None
+        backoff = _ERROR_BACKOFF_SECONDS
         while not self.stopping.is_set():
             try:
                 moved = await self.run_once()
@@ -103,9 +109,17 @@ class Relay:
                 asyncpg.PostgresError,
                 asyncpg.InterfaceError,
             ) as exc:
-                log.warning("outbox relay pass failed, retrying: %s", exc)
-                await self._pause(_ERROR_BACKOFF_SECONDS)
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.warning("outbox relay pass failed, retrying with back-off: %s", exc)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
                 continue
+            if failing_since is not None:
+                log.warning(
+                    "outbox relay working again after %.1f s", time.monotonic() - failing_since
+                )
+                failing_since, backoff = None, _ERROR_BACKOFF_SECONDS
             if moved < BATCH_SIZE:
                 await self._pause(POLL_SECONDS)
 

@@ -17,11 +17,12 @@ from typing import Any, cast
 
 import asyncpg
 from arq.connections import RedisSettings
-from arq.worker import Worker, create_worker
+from arq.worker import Worker
 
 from booking.notifications.smtp_sink import ReceivedMail, RecordingHandler
 from booking.settings import Settings
 from workers.settings import WorkerSettings
+from workers.worker import create_resilient_worker
 
 __all__ = (
     "HoldingHandler",
@@ -118,8 +119,9 @@ async def running_worker(
     budget: float | None = None,
     redispatch_after: float | None = None,
 ) -> AsyncIterator[Worker]:
-    """The real WorkerSettings in this event loop (relay loop included), stopped when idle."""
-    worker = create_worker(
+    """The real worker (``ResilientWorker`` with WorkerSettings) in this event loop (relay loop
+    included), stopped when idle."""
+    worker = create_resilient_worker(
         cast(Any, WorkerSettings),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         handle_signals=False,
