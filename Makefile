@@ -30,7 +30,7 @@ SERVICES := bash scripts/dev-services.sh
 # Prefix for commands that need the database and Redis URLs (only fills the unset ones).
 WITH_SERVICES := services_env="$$($(SERVICES) env)"; eval "$$services_env";
 
-.PHONY: help install services migrate run test lint typecheck format bench status stop clean clean-data
+.PHONY: help install services migrate run test soak lint typecheck format bench status stop clean clean-data
 
 help: ## Show this help
 	@echo "Usage: make TARGET"
@@ -57,6 +57,9 @@ run: install services migrate ## Load demo data; run API, worker and SMTP sink (
 
 test: install services lint typecheck ## Lint, type-check and run the tests (PYTEST_ARGS="-x -k ...")
 	$(WITH_SERVICES) BOOKING_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
+
+soak: install services ## Ten minutes of load with Postgres, Redis and worker faults (tests/soak.py)
+	$(WITH_SERVICES) BOOKING_ENV=test $(PY) -m tests.soak --seconds $${SOAK_SECONDS:-600}
 
 lint: install ## Check style and formatting (ruff)
 	$(VENV)/bin/ruff check .
