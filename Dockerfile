@@ -2,7 +2,7 @@
 #
 #   docker build -t nanum .
 #   docker run --env-file prod.env nanum                                   # API on :8000
-#   docker run --env-file prod.env nanum arq workers.settings.WorkerSettings  # worker
+#   docker run --env-file prod.env nanum python -m workers  # worker
 #   docker run --env-file prod.env nanum python -m booking migrate         # migrations
 #
 # docker-compose.yml wires these to PostgreSQL and Redis. Settings: BOOKING_* (see README).

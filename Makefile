@@ -30,7 +30,7 @@ SERVICES := bash scripts/dev-services.sh
 # Prefix for commands that need the database and Redis URLs (only fills the unset ones).
 WITH_SERVICES := services_env="$$($(SERVICES) env)"; eval "$$services_env";
 
-.PHONY: help install web-assets test-web services migrate run test lint typecheck format bench status stop clean clean-data
+.PHONY: help install web-assets test-web services migrate run test soak lint typecheck format bench status stop clean clean-data
 
 help: ## Show this help
 	@echo "Usage: make TARGET"
@@ -65,6 +65,9 @@ test: install services lint typecheck ## Lint, type-check and run the tests (PYT
 test-web: install services ## Only the browser tests of the pages (tests/web; screenshots in artifacts/)
 	bash scripts/ensure-browser.sh
 	$(WITH_SERVICES) BOOKING_ENV=test $(PY) -m pytest tests/web $(PYTEST_ARGS)
+
+soak: install services ## Ten minutes of load with Postgres, Redis and worker faults (tests/soak.py)
+	$(WITH_SERVICES) BOOKING_ENV=test $(PY) -m tests.soak --seconds $${SOAK_SECONDS:-600}
 
 lint: install ## Check style and formatting (ruff)
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,7 @@
 """Commit -> SMTP-accept latency of confirmations at 100 bookings/s for 60 s.
 
 A throw-away migrated database, a private redis-server, a real worker subprocess
-(``python -m arq workers.settings.WorkerSettings``) and an in-process aiosmtpd sink. Bookings
+(``python -m workers``) and an in-process aiosmtpd sink. Bookings
 go through ``book()``, the engine's own SQL path. Commit time is ``bookings.created_at``;
 accept time is when the sink accepted the message. ``--seconds=N`` / ``--rate=N`` change the load.
 """
@@ -119,7 +119,7 @@ async def run(args: list[str]) -> None:
                 "BOOKING_LOG_LEVEL": "WARNING",
             }
             worker = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-                [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"],
+                [sys.executable, "-m", "workers"],
                 env=env,
                 cwd=REPO_ROOT,
             )

@@ -4,11 +4,16 @@
 # `make install`, `scripts/dev-services.sh up` and the migrations.
 #
 # Ctrl-C (or SIGTERM) stops these three; PostgreSQL and Redis keep running so that the next
-# `make run` / `make test` reuses them (`make stop` stops them). If one of the three dies, the
-# others are stopped and the script exits non-zero.
+# `make run` / `make test` reuses them (`make stop` stops them). If one of the three dies once
+# the stack is up, it alone is restarted (a log line says so), after 1 s, then 2, 4, … up to
+# 30 s; after NANUM_RESTART_LIMIT restarts in a row (a child that ran for a minute starts a new
+# row) the script gives up, stops the others and exits non-zero. A child dying while the stack
+# starts is fatal at once. The worker itself rides out Redis and Postgres restarts
+# (workers/worker.py), so this is for crashes and kills.
 #
 # Environment: BOOKING_PORT (8000); BOOKING_DATABASE_URL / BOOKING_REDIS_URL (default: the
-# servers of scripts/dev-services.sh); NANUM_START_TIMEOUT (60 s for /healthz to answer).
+# servers of scripts/dev-services.sh); NANUM_START_TIMEOUT (60 s for /healthz to answer);
+# NANUM_RESTART_LIMIT (5).
 set -euo pipefail
 LOG_TAG=run
 # shellcheck source=scripts/lib.sh
@@ -22,8 +27,10 @@ PORT=${BOOKING_PORT:-8000}
 URL=http://127.0.0.1:$PORT
 MAIL_DIR=$REPO/.devdata/mail
 START_TIMEOUT=${NANUM_START_TIMEOUT:-60}
+RESTART_LIMIT=${NANUM_RESTART_LIMIT:-5}
+RESTART_RESET_SECONDS=60
 
-[[ -x $PY && -x $VENV/bin/uvicorn && -x $VENV/bin/arq ]] || die "no complete $VENV: run \`make install\`"
+[[ -x $PY && -x $VENV/bin/uvicorn ]] || die "no complete $VENV: run \`make install\`"
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 eval "$(bash scripts/dev-services.sh env)" # only fills the URLs that are not set
 export BOOKING_DATABASE_URL BOOKING_REDIS_URL
@@ -33,6 +40,9 @@ log "loading demo data"
 
 names=()
 pids=()
+cmds=()     # each child's command, quoted for eval (to restart it)
+restarts=() # restarts in a row
+started=()  # $SECONDS when it last started
 
 # Each child runs in its own process group (set -m), so that stopping it stops all it spawned,
 # and so that Ctrl-C reaches only this script, which then stops the children in order.
@@ -43,7 +53,19 @@ start() {
   "$@" </dev/null &
   names+=("$name")
   pids+=("$!")
+  cmds+=("$(printf '%q ' "$@")")
+  restarts+=(0)
+  started+=("$SECONDS")
   log "started $name (pid $!): $*"
+}
+
+# Start child $1 again with its command; it keeps its place in the arrays.
+restart() {
+  local i=$1
+  eval "${cmds[$i]}" </dev/null &
+  pids[i]=$!
+  started[i]=$SECONDS
+  log "restarted ${names[$i]} (pid $!)"
 }
 
 stop_children() {
@@ -97,7 +119,7 @@ check_children() {
 
 mkdir -p "$MAIL_DIR"
 start smtp-sink "$PY" -m booking smtp-sink
-start worker "$VENV/bin/arq" workers.settings.WorkerSettings
+start worker "$PY" -m workers
 start api "$VENV/bin/uvicorn" booking.app:create_app --factory --host 127.0.0.1 --port "$PORT" \
   --loop uvloop --http httptools --no-access-log
 
@@ -133,16 +155,28 @@ cat >&2 <<EOF
 
 EOF
 
-# Sleep until a child dies (or a signal arrives: the traps above take over).
+# Sleep until a child dies (or a signal arrives: the traps above take over); restart it, up to
+# RESTART_LIMIT times in a row.
 while true; do
   dead="" rc=0
   wait -n -p dead "${pids[@]}" || rc=$?
   [[ -n $dead ]] || continue
   for i in "${!pids[@]}"; do
-    if [[ ${pids[$i]} == "$dead" ]]; then
-      log "${names[$i]} (pid $dead) exited with status $rc; stopping the others"
+    [[ ${pids[$i]} == "$dead" ]] || continue
+    if ((SECONDS - started[i] >= RESTART_RESET_SECONDS)); then restarts[i]=0; fi
+    if ((restarts[i] >= RESTART_LIMIT)); then
+      log "${names[$i]} (pid $dead) exited with status $rc after $RESTART_LIMIT restarts in a" \
+        "row; giving up and stopping the others"
       unset "pids[$i]" "names[$i]"
+      exit $((rc == 0 ? 1 : rc))
     fi
+    restarts[i]=$((restarts[i] + 1))
+    delay=$((1 << (restarts[i] - 1)))
+    ((delay <= 30)) || delay=30
+    log "${names[$i]} (pid $dead) exited with status $rc; restarting it in ${delay}s" \
+      "(restart ${restarts[i]} of at most $RESTART_LIMIT in a row)"
+    sleep "$delay" &
+    wait $! || true
+    restart "$i"
   done
-  exit $((rc == 0 ? 1 : rc))
 done

@@ -30,6 +30,7 @@ from booking.holidays_sync import sync_public_holidays
 from booking.migrations import apply_migrations
 from booking.settings import Settings, load_settings
 from tests.factories import Cast, create_cast
+from tests.postgres_server import PrivatePostgres
 from tests.redis_server import PrivateRedis
 
 SERVER_URL = os.environ.get("BOOKING_DATABASE_URL", "postgresql://nanum@127.0.0.1:55432/nanum")
@@ -181,3 +182,14 @@ async def private_redis() -> AsyncIterator[PrivateRedis]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+async def private_postgres() -> AsyncIterator[PrivatePostgres]:
+    """A PostgreSQL server of this test alone (migrated), so the test can stop and restart it."""
+    server = PrivatePostgres()
+    try:
+        await server.init()
+        yield server
+    finally:
+        await server.remove()

@@ -1,4 +1,4 @@
-"""``arq workers.settings.WorkerSettings``: the worker process of Nanum.
+"""``python -m workers`` (``workers/worker.py``) runs these settings: the worker process of Nanum.
 
 on_startup loads the settings, opens the asyncpg pool, refuses to start while migrations are
 pending, and starts the outbox relay; everything is kept in ``ctx``. On SIGTERM the worker
@@ -13,6 +13,7 @@ import contextlib
 import logging
 from typing import Any, ClassVar
 
+import asyncpg
 from arq import cron, func
 from arq.connections import RedisSettings
 from arq.cron import CronJob
@@ -22,7 +23,9 @@ from booking.db import create_pool, ensure_migrated
 from booking.observability import configure_logging
 from booking.settings import Settings, load_settings
 from workers import allocation, jobs
-from workers.relay import OUTBOX_JOB, Relay
+from workers.relay import OUTBOX_JOB, REDISPATCH_AFTER_SECONDS, Relay
+
+log = logging.getLogger("workers.settings")
 
 __all__ = (
     "JOB_TIMEOUT_SECONDS",
@@ -44,7 +47,7 @@ arq's in-progress marker expires (this + 10 s)."""
 
 async def startup(ctx: dict[str, Any]) -> None:
     """Pool, settings and the relay into ``ctx``. ``ctx`` may carry ``settings``, ``max_tries``,
-    ``budget_seconds``,
+    ``budget_seconds``, ``redispatch_after_seconds``,
     ``retry_backoff_seconds`` and ``relay`` (False: no relay loop) given by tests."""
     settings: Settings = ctx.get("settings") or load_settings()
     if "settings" not in ctx:
@@ -55,7 +58,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         arq_logger.handlers.clear()
         arq_logger.propagate = True
         arq_logger.setLevel(settings.log_level)
-    pool = await create_pool(settings)
+    pool = await _connect_when_up(settings)
     try:
         await ensure_migrated(pool)
     except Exception:
@@ -67,11 +70,35 @@ async def startup(ctx: dict[str, Any]) -> None:
         max_tries=int(ctx.get("max_tries", MAX_TRIES)),
         retry_backoff_seconds=float(ctx.get("retry_backoff_seconds", RETRY_BACKOFF_SECONDS)),
         budget_seconds=float(ctx.get("budget_seconds", JOB_TIMEOUT_SECONDS - 2)),
+        redispatch_after_seconds=float(
+            ctx.get("redispatch_after_seconds", REDISPATCH_AFTER_SECONDS)
+        ),
     )
     if ctx.get("relay", True):
         relay = Relay(pool, ctx["redis"])
         ctx["relay_loop"] = relay
         ctx["relay_task"] = asyncio.create_task(relay.run_forever(), name="outbox-relay")
+
+
+_PG_DOWN = (
+    OSError,
+    ConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+async def _connect_when_up(settings: Settings) -> asyncpg.Pool:
+    """The asyncpg pool, waiting (0.5 s doubling to 10 s) while Postgres does not answer, so a
+    worker started with (or restarted before) its database comes up by itself."""
+    pause = 0.5
+    while True:
+        try:
+            return await create_pool(settings)
+        except _PG_DOWN as exc:
+            log.warning("postgres unreachable at start, retrying in %.1f s: %s", pause, exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 10.0)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -94,7 +121,7 @@ _EVERY_10_SECONDS = set(range(0, 60, 10))
 
 
 class WorkerSettings:
-    """Read by ``arq workers.settings.WorkerSettings`` (and by tests via create_worker)."""
+    """Read by ``python -m workers`` (``workers/worker.py``) and by tests."""
 
     functions: ClassVar[list[Function]] = [
         func(jobs.handle_outbox_event, name=OUTBOX_JOB),

@@ -200,7 +200,7 @@ async def test_api_and_worker_refuse_to_start_with_pending_migrations(empty_data
     # So does the worker.
     worker = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"],
+        [sys.executable, "-m", "workers"],
         env=env,
         capture_output=True,
         text=True,

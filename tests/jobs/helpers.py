@@ -17,11 +17,12 @@ from typing import Any, cast
 
 import asyncpg
 from arq.connections import RedisSettings
-from arq.worker import Worker, create_worker
+from arq.worker import Worker
 
 from booking.notifications.smtp_sink import ReceivedMail, RecordingHandler
 from booking.settings import Settings
 from workers.settings import WorkerSettings
+from workers.worker import create_resilient_worker
 
 __all__ = (
     "HoldingHandler",
@@ -116,9 +117,11 @@ async def running_worker(
     backoff: float = 0.05,
     relay: bool = True,
     budget: float | None = None,
+    redispatch_after: float | None = None,
 ) -> AsyncIterator[Worker]:
-    """The real WorkerSettings in this event loop (relay loop included), stopped when idle."""
-    worker = create_worker(
+    """The real worker (``ResilientWorker`` with WorkerSettings) in this event loop (relay loop
+    included), stopped when idle."""
+    worker = create_resilient_worker(
         cast(Any, WorkerSettings),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         handle_signals=False,
@@ -131,6 +134,11 @@ async def running_worker(
             "retry_backoff_seconds": backoff,
             "relay": relay,
             **({"budget_seconds": budget} if budget is not None else {}),
+            **(
+                {"redispatch_after_seconds": redispatch_after}
+                if redispatch_after is not None
+                else {}
+            ),
         },
     )
     task = asyncio.create_task(worker.async_run())

@@ -43,7 +43,7 @@ def _start_worker(database_url: str, redis_url: str, smtp_port: int) -> subproce
         "BOOKING_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"],
+        [sys.executable, "-m", "workers"],
         env=env,
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
