@@ -14,11 +14,13 @@ from litestar.types import ControllerRouterHandler
 from booking.catalogue import availability, closures, institutions, rooms, search, windows
 from booking.catalogue.availability import validate_window
 from booking.catalogue.queries import RoomSearch
+from booking.catalogue.regions import districts_of
 from booking.deps import AdminUser, CurrentUser, MaybeUser
 from booking.errors import invalid
 from booking.http import SECURITY, PageLimit, choice, parse_instant, pool_of, problems
 from schemas.availability import RoomAvailability
 from schemas.catalogue import (
+    ACCESSIBILITY,
     AMENITIES,
     INSTITUTION_KINDS,
     ROOM_KINDS,
@@ -63,7 +65,7 @@ _ROOM_EXAMPLE = {
     "area_m2": 56,
     "floor": "3",
     "amenities": ["projector", "whiteboard", "desks", "chairs"],
-    "accessibility": ["elevator", "accessible_toilet"],
+    "accessibility": ["step_free", "lift", "accessible_toilet"],
     "policy": {"slot_minutes": 30, "min_minutes": 60, "max_minutes": 180},
 }
 
@@ -172,6 +174,26 @@ class InstitutionController(Controller):
     ) -> Room:
         return await rooms.create_room(pool_of(request), principal, institution_id, data)
 
+    @get(
+        "/{institution_id:uuid}/rooms-to-complete",
+        operation_id="listRoomsToComplete",
+        responses=problems(401, 403, 404),
+        summary="Rooms of this institution whose published data lacks a capacity (its managers, admin)",
+        description=(
+            "Rooms imported from open data without a capacity (`capacity: null`, shown as "
+            '"capacity not published"), inactive ones included, for the managers to complete '
+            "with `PATCH /v1/rooms/{id}`."
+        ),
+        security=SECURITY,
+    )
+    async def rooms_to_complete(
+        self,
+        request: Request[Any, Any, Any],
+        principal: CurrentUser,
+        institution_id: FromPath[uuid.UUID],
+    ) -> list[Room]:
+        return await rooms.rooms_to_complete(pool_of(request), principal, institution_id)
+
 
 class RoomController(Controller):
     """Rooms: search, read, edit, and their weekly windows."""
@@ -203,6 +225,15 @@ class RoomController(Controller):
             list[str] | None,
             QueryParameter(description=f"repeatable; all must be present: {', '.join(AMENITIES)}"),
         ] = None,
+        accessible: Annotated[
+            list[str] | None,
+            QueryParameter(
+                description=(
+                    f"comma-separated or repeated; all must be present: {', '.join(ACCESSIBILITY)}"
+                ),
+                examples=[Example(summary="step-free with a lift", value="step_free,lift")],
+            ),
+        ] = None,
         free_from: Annotated[str | None, QueryParameter(description="RFC 3339 with offset")] = None,
         free_to: Annotated[str | None, QueryParameter(description="RFC 3339 with offset")] = None,
         near: Annotated[str | None, QueryParameter(description="`<lat>,<lon>`")] = None,
@@ -223,6 +254,7 @@ class RoomController(Controller):
             kind=kind,
             min_capacity=min_capacity,
             amenity=amenity or [],
+            accessible=accessible or [],
             free_from=free_from,
             free_to=free_to,
             near=near,
@@ -426,6 +458,7 @@ def _room_search(
     kind: str | None,
     min_capacity: int | None,
     amenity: list[str],
+    accessible: list[str],
     free_from: str | None,
     free_to: str | None,
     near: str | None,
@@ -437,9 +470,12 @@ def _room_search(
     amenities = [a.strip() for item in amenity for a in item.split(",") if a.strip()]
     for name in amenities:
         choice(name, "amenity", AMENITIES)
+    features = [a.strip() for item in accessible for a in item.split(",") if a.strip()]
+    for name in features:
+        choice(name, "accessible", ACCESSIBILITY)
     if min_capacity is not None and min_capacity <= 0:
         raise invalid("min_capacity", "must be a positive number of people")
-    if region is not None and district is not None:
+    if region is not None and district is not None and districts_of(region) is not None:
         institutions.validate_district(region, district)
     start = parse_instant(free_from, "free_from")
     end = parse_instant(free_to, "free_to")
@@ -463,6 +499,7 @@ def _room_search(
         kind=choice(kind, "kind", ROOM_KINDS),
         min_capacity=min_capacity,
         amenities=sorted(set(amenities)),
+        accessibility=sorted(set(features)),
         free_from=start,
         free_to=end,
         near=point,
