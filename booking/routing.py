@@ -8,11 +8,12 @@ from booking.accounts import routes as accounts
 from booking.catalogue import routes as catalogue
 from booking.feeds import routes as feeds
 from booking.health import routes as health
+from booking.opendata import routes as opendata
 from booking.reservations import routes as reservations
 
 __all__ = ("route_handlers",)
 
-_FEATURES = (health, accounts, catalogue, reservations, feeds)
+_FEATURES = (health, accounts, catalogue, reservations, feeds, opendata)
 
 
 def route_handlers() -> list[ControllerRouterHandler]:

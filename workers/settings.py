@@ -106,6 +106,8 @@ class WorkerSettings:
         cron(jobs.release_no_shows, name="release_no_shows", second={5, 35}),
         cron(jobs.complete_bookings, name="complete_bookings", second={15}),
         cron(jobs.clean_idempotency_keys, name="clean_idempotency_keys", minute={17}, second={0}),
+        # Minutes over thousands of rooms: its own time limit, not the notices' 10 s.
+        cron(jobs.compute_usage, name="compute_usage", minute={5}, second={0}, timeout=600),
     ]
     on_startup = startup
     on_shutdown = shutdown
