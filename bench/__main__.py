@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "booking": "bench.booking",
     "feeds": "bench.feeds",
     "jobs": "bench.jobs",
+    "opendata": "bench.opendata",
 }
 
 
