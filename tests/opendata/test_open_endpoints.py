@@ -261,3 +261,13 @@ async def test_no_personal_data_in_any_open_endpoint(
         assert "비밀모임" not in body
     usage = await client.get("/open/v1/usage", params={"month": f"{this_month:%Y-%m}"})
     assert usage.json()["rooms"][0]["bookings"] == 5
+
+
+async def test_open_endpoints_are_documented_with_examples(client: Client) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    for path in ("/open/v1/rooms", "/open/v1/usage", "/open/v1/availability"):
+        operation = document["paths"][path]["get"]
+        assert "open-data" in operation["tags"]
+        assert "license" in operation["description"]
+    usage = document["paths"]["/open/v1/usage"]["get"]["responses"]["200"]
+    assert "examples" in usage["content"]["application/json"]
