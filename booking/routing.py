@@ -9,11 +9,12 @@ from booking.allocation import routes as allocation
 from booking.catalogue import routes as catalogue
 from booking.feeds import routes as feeds
 from booking.health import routes as health
+from booking.opendata import routes as opendata
 from booking.reservations import routes as reservations
 
 __all__ = ("route_handlers",)
 
-_FEATURES = (health, accounts, catalogue, reservations, feeds, allocation)
+_FEATURES = (health, accounts, catalogue, reservations, feeds, allocation, opendata)
 
 
 def route_handlers() -> list[ControllerRouterHandler]:

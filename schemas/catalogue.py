@@ -12,6 +12,7 @@ from msgspec import UNSET, Meta, UnsetType
 from schemas.common import MULTILINE, AwareDatetime, LocalDatetime, Page, Strict
 
 __all__ = (
+    "ACCESSIBILITY",
     "AMENITIES",
     "INSTITUTION_KINDS",
     "MAX_CAPACITY",
@@ -29,6 +30,7 @@ __all__ = (
     "InstitutionKind",
     "InstitutionPage",
     "InstitutionPatch",
+    "NameSource",
     "Policy",
     "PolicyPatch",
     "Room",
@@ -42,7 +44,16 @@ __all__ = (
 )
 
 InstitutionKind = Literal["city_hall", "gu_office", "community_center", "library", "other"]
-RoomKind = Literal["meeting_room", "lecture_room", "multipurpose_room", "hall", "gym", "other"]
+RoomKind = Literal[
+    "meeting_room",
+    "lecture_room",
+    "multipurpose_room",
+    "hall",
+    "gym",
+    "sports_field",
+    "court",
+    "other",
+]
 Amenity = Literal[
     "projector",
     "screen",
@@ -58,12 +69,16 @@ Amenity = Literal[
     "mirror",
     "parking",
 ]
-Accessibility = Literal["step_free", "elevator", "accessible_toilet", "hearing_loop"]
+Accessibility = Literal[
+    "step_free", "lift", "accessible_toilet", "accessible_parking", "hearing_loop", "braille"
+]
+NameSource = Literal["given", "romanized"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 INSTITUTION_KINDS: tuple[str, ...] = InstitutionKind.__args__  # type: ignore[attr-defined]
 ROOM_KINDS: tuple[str, ...] = RoomKind.__args__  # type: ignore[attr-defined]
 AMENITIES: tuple[str, ...] = Amenity.__args__  # type: ignore[attr-defined]
+ACCESSIBILITY: tuple[str, ...] = Accessibility.__args__  # type: ignore[attr-defined]
 WEEKDAYS: tuple[str, ...] = Weekday.__args__  # type: ignore[attr-defined]
 
 SEOUL_DISTRICTS: tuple[str, ...] = (
@@ -125,6 +140,9 @@ class InstitutionPatch(Strict):
 class Institution(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     name: str
+    name_en: str
+    name_en_source: NameSource
+    """Institutions have no English name of their own yet: always ``romanized``."""
     kind: str
     region: str
     district: str
@@ -234,9 +252,13 @@ class Room(msgspec.Struct, kw_only=True):
     longitude: float | None
     timezone: str
     name: str
-    name_en: str | None
+    name_en: str
+    name_en_source: NameSource
+    """``given`` by the institution, or ``romanized`` from the Korean name (Revised
+    Romanization) because none was given."""
     kind: str
-    capacity: int
+    capacity: int | None
+    """Null when the capacity is not published (imported without one; its managers complete it)."""
     area_m2: float | None
     floor: str | None
     amenities: list[str]

@@ -11,6 +11,7 @@ import msgspec
 from schemas.common import MULTILINE, AwareDatetime, Page, Strict
 
 __all__ = (
+    "Alternative",
     "Booking",
     "BookingCancel",
     "BookingConflict",
@@ -19,7 +20,9 @@ __all__ = (
     "BookingReject",
     "BookingReschedule",
     "BookingStatus",
+    "FeeItem",
     "Interval",
+    "Quote",
 )
 
 BookingStatus = Literal[
@@ -66,6 +69,27 @@ class BookingReject(Strict):
     reason: Reason
 
 
+class FeeItem(msgspec.Struct, kw_only=True):
+    """One line of a quote: ``count`` blocks (``item: "block"``) or overtime units
+    (``"overtime"``) of ``hours`` each at ``unit_krw``, ``krw`` in all."""
+
+    item: Literal["block", "overtime"]
+    count: int
+    hours: float
+    unit_krw: int
+    krw: int
+
+
+class Quote(msgspec.Struct, kw_only=True):
+    """What the citizen will owe for the booking (no payment is taken yet), computed by
+    ``sql/functions/booking_fee.sql`` from the room's fee: free rooms quote 0; ``amount`` is null
+    when the room's fee is not published."""
+
+    amount: int | None
+    currency: Literal["KRW"] = "KRW"
+    breakdown: list[FeeItem] = msgspec.field(default_factory=list)
+
+
 class Booking(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A booking as its owner or the room's managers see it. Times are RFC 3339 in the
     institution's local offset."""
@@ -82,6 +106,9 @@ class Booking(msgspec.Struct, kw_only=True, omit_defaults=True):
     """iCalendar SEQUENCE: grows on every change of time or status."""
     created_at: datetime
     updated_at: datetime
+    fee: Quote | None = None
+    """The price quote at the room's current fee (absent only in answers stored before quotes
+    existed and replayed for their Idempotency-Key)."""
     citizen_name: str | None = None
     """Only for the room's managers (and admins)."""
 
@@ -95,6 +122,12 @@ class Interval(msgspec.Struct, kw_only=True):
     end: datetime
 
 
+class Alternative(Interval, kw_only=True):
+    """A free range of the same length in the same room, with its price quote."""
+
+    fee: Quote
+
+
 class BookingConflict(msgspec.Struct, kw_only=True):
     """A 409 problem+json of a booking operation (documentation shape): a taken slot carries
     ``conflicts`` and ``alternatives``; an illegal transition ``current_status``."""
@@ -105,8 +138,11 @@ class BookingConflict(msgspec.Struct, kw_only=True):
     detail: str
     conflicts: list[Interval] = []
     """The slot-holding ranges that overlap the request (never who holds them), on slot-taken."""
-    alternatives: list[Interval] = []
-    """Up to three nearest free ranges of the same length in the same room, on slot-taken."""
+    alternatives: list[Alternative] = []
+    """Up to three nearest free ranges of the same length in the same room, each with its quote,
+    on slot-taken."""
+    fee: Quote | None = None
+    """The quote of the requested range, on slot-taken."""
     current_status: str | None = None
     """The booking's status, on illegal-transition."""
     instance: str | None = None

@@ -24,6 +24,7 @@ from booking.jobs import service as outbox
 from booking.jobs.service import record_failed_job
 from booking.notifications import service
 from booking.notifications.mail import MailUndeliverable, NoticeKind
+from booking.opendata.service import refresh_usage
 from booking.reservations import lifecycle
 from booking.reservations.service import forget_expired_idempotency_keys
 from booking.settings import Settings
@@ -34,6 +35,7 @@ __all__ = (
     "Runtime",
     "clean_idempotency_keys",
     "complete_bookings",
+    "compute_usage",
     "enqueue_reminders",
     "handle_outbox_event",
     "release_no_shows",
@@ -157,3 +159,8 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 async def clean_idempotency_keys(ctx: dict[str, Any]) -> int:
     """Cron: forget Idempotency-Keys older than the 24 hours they are honoured for."""
     return await forget_expired_idempotency_keys(runtime(ctx).pool)
+
+
+async def compute_usage(ctx: dict[str, Any]) -> int:
+    """Cron: the open-data usage figures of the previous and the current month (so far)."""
+    return await refresh_usage(runtime(ctx).pool, datetime.now(UTC))

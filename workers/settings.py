@@ -137,6 +137,10 @@ class WorkerSettings:
         cron(jobs.complete_bookings, name="complete_bookings", second={15}),
         cron(jobs.clean_idempotency_keys, name="clean_idempotency_keys", minute={17}, second={0}),
         cron(allocation.allocation_tick, name="allocation_tick", second=set(range(0, 60, 5))),
+        # No timeout of its own: arq holds every job's in-progress marker for the longest
+        # function timeout, which would delay recovery after a crash (two months over 5,000
+        # rooms take about 2 s, well inside job_timeout).
+        cron(jobs.compute_usage, name="compute_usage", minute={5}, second={0}),
     ]
     on_startup = startup
     on_shutdown = shutdown

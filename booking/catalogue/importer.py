@@ -20,41 +20,26 @@ from pathlib import Path
 
 from booking.catalogue import queries
 from booking.catalogue.queries import InstitutionValues, RoomValues, RuleValues
+from booking.catalogue.regions import official_region, place_address
 from booking.catalogue.windows import merge_windows
 from booking.db import Conn
-from schemas.catalogue import SEOUL_DISTRICTS
 
 __all__ = (
+    "ACCESSIBILITY_WORDS",
+    "AMENITY_WORDS",
     "ImportReport",
     "ParsedRow",
     "RowSkipped",
+    "SkippedRow",
     "decode_csv",
     "import_file",
     "import_rows",
+    "parse_accessibility",
     "parse_closed_days",
     "parse_row",
 )
 
 SEOUL = "서울특별시"
-_REGION_ALIASES = {
-    "서울": "서울특별시",
-    "부산": "부산광역시",
-    "대구": "대구광역시",
-    "인천": "인천광역시",
-    "광주": "광주광역시",
-    "대전": "대전광역시",
-    "울산": "울산광역시",
-    "세종": "세종특별자치시",
-    "경기": "경기도",
-    "강원": "강원도",
-    "충북": "충청북도",
-    "충남": "충청남도",
-    "전북": "전라북도",
-    "전남": "전라남도",
-    "경북": "경상북도",
-    "경남": "경상남도",
-    "제주": "제주특별자치도",
-}
 _WEEKDAY_CHARS = {"월": 1, "화": 2, "수": 3, "목": 4, "금": 5, "토": 6, "일": 7}
 _HOLIDAY_WORDS = {
     "공휴일",
@@ -78,7 +63,7 @@ _HOLIDAY_WORDS = {
     "및",
 }
 _NEVER_CLOSED = {"", "-", "없음", "연중무휴", "무휴"}
-_AMENITY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+AMENITY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("projector", ("빔", "프로젝")),
     ("screen", ("스크린", "tv", "티비", "모니터", "전자칠판")),
     ("microphone", ("마이크", "mic")),
@@ -93,12 +78,50 @@ _AMENITY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("mirror", ("거울",)),
     ("parking", ("주차",)),
 )
+"""Amenity → words of the equipment text (부대시설정보) that mean it; the first word is also
+what the open-data export writes."""
+# Matched against the equipment text with spaces removed. "리프트" alone is not a lift for
+# people (오케스트라리프트, 수중리프트), nor is "시청각실" a hearing loop.
+ACCESSIBILITY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("step_free", ("무장애", "경사로", "휠체어접근", "문턱없")),
+    ("lift", ("엘리베이터", "엘레베이터", "승강기", "장애인리프트", "휠체어리프트")),
+    ("accessible_toilet", ("장애인화장실", "장애인용화장실", "장애인전용화장실")),
+    ("accessible_parking", ("장애인주차", "장애인전용주차", "장애인용주차")),
+    ("hearing_loop", ("히어링루프", "청각보조", "보청", "자기유도")),
+    ("braille", ("점자",)),
+)
+"""Accessibility feature → words of the equipment text that mean it (first word: the export's)."""
+_SPORTS_FIELD_WORDS = ("축구", "야구", "경기장", "운동장", "골프", "육상", "씨름")
+_COURT_WORDS = (
+    "테니스",
+    "농구",
+    "배구",
+    "코트",
+    "족구",
+    "풋살",
+    "배드민턴",
+    "배드맨턴",
+    "게이트볼",
+    "탁구",
+)
 _PHOTO = re.compile(r"^https?://\S+\.(jpe?g|png|gif|webp)(\?\S*)?$", re.IGNORECASE)
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
 class RowSkipped(Exception):
     """This row cannot become a room; the message is the reason counted in the report."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """One row of the file that did not become a room of its own, and the one reason why."""
+
+    line: int
+    """Line of the CSV (the header is line 1)."""
+    room: str
+    place: str
+    provider: str
+    reason: str
 
 
 @dataclass(slots=True)
@@ -121,6 +144,32 @@ class ImportReport:
     rooms_unchanged: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     closed_days_kept_as_note: int = 0
+    without_capacity: int = 0
+    without_coordinates: int = 0
+    skipped_rows: list[SkippedRow] = field(default_factory=list)
+
+    def skip(self, line: int, row: dict[str, str], reason: str) -> None:
+        self.skipped[reason] += 1
+        self.skipped_rows.append(
+            SkippedRow(
+                line=line,
+                room=row.get("개방시설명", ""),
+                place=row.get("개방장소명", ""),
+                provider=row.get("제공기관명", ""),
+                reason=reason,
+            )
+        )
+
+    def csv_text(self) -> str:
+        """The skipped rows as CSV (UTF-8 text), one reason each, for the data's publisher."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["line", "개방시설명", "개방장소명", "제공기관명", "reason"])
+        for skipped in sorted(self.skipped_rows, key=lambda r: r.line):
+            writer.writerow(
+                [skipped.line, skipped.room, skipped.place, skipped.provider, skipped.reason]
+            )
+        return out.getvalue()
 
     def lines(self) -> list[str]:
         skipped = sum(self.skipped.values())
@@ -132,6 +181,8 @@ class ImportReport:
             f" {self.rooms_unchanged} unchanged",
             f"skipped: {skipped}" + (f" ({reasons})" if reasons else ""),
             f"closed days not understood, kept as a note: {self.closed_days_kept_as_note}",
+            f"imported without a published capacity: {self.without_capacity};"
+            f" without coordinates (found by district): {self.without_coordinates}",
         ]
 
 
@@ -215,16 +266,10 @@ def _region_district(row: dict[str, str]) -> tuple[str, str]:
         row.get("소재지지번주소", ""),
         row.get("제공기관명", ""),
     ):
-        parts = source.replace("서울특별시", "서울특별시 ").split()
-        if len(parts) < 2:
-            continue
-        region = _REGION_ALIASES.get(parts[0], parts[0])
-        if not region.endswith(("시", "도")):
-            continue
-        district = parts[1]
-        if district.endswith(("구", "군", "시")):
-            return region, district
-    raise RowSkipped("no region and district in the address")
+        place = place_address(source)
+        if place is not None:
+            return place.region, place.district
+    raise RowSkipped("address names no known region and district")
 
 
 def _institution_kind(name: str) -> str:
@@ -240,6 +285,10 @@ def _institution_kind(name: str) -> str:
 
 
 def _room_kind(text: str) -> str:
+    if any(w in text for w in _COURT_WORDS) and not any(w in text for w in ("체육관", "실")):
+        return "court"
+    if any(w in text for w in _SPORTS_FIELD_WORDS):
+        return "sports_field"
     if "다목적" in text:
         return "multipurpose_room"
     if "강의" in text or "교실" in text or "프로그램" in text:
@@ -253,9 +302,21 @@ def _room_kind(text: str) -> str:
     return "other"
 
 
+def _kind_of(published_kind: str, room_name: str) -> str:
+    """The published kind; where it says nothing (기타, empty) the room's name may."""
+    kind = _room_kind(published_kind)
+    return kind if kind != "other" else _room_kind(room_name)
+
+
 def _amenities(text: str) -> list[str]:
     lowered = text.lower()
-    return [name for name, words in _AMENITY_WORDS if any(w in lowered for w in words)]
+    return [name for name, words in AMENITY_WORDS if any(w in lowered for w in words)]
+
+
+def parse_accessibility(text: str) -> list[str]:
+    """Accessibility features the equipment text (부대시설정보) mentions."""
+    squeezed = "".join(text.split())
+    return [name for name, words in ACCESSIBILITY_WORDS if any(w in squeezed for w in words)]
 
 
 def _floor(name: str) -> str | None:
@@ -288,15 +349,24 @@ def _fee(
         return None, None, None, None
     if fee_text.replace(",", "") != str(amount):
         notes.append(f"사용료: {fee_text}")
-    base = _number(row.get("사용기준시간", ""))
-    unit = _number(row.get("초과사용단위시간", ""))
+    base = _hours(row, "사용기준시간", notes)
+    unit = _hours(row, "초과사용단위시간", notes)
     overtime = _number(row.get("초과사용료", ""))
-    return (
-        int(amount),
-        base if base and base > 0 else None,
-        unit if unit and unit > 0 and overtime is not None else None,
-        int(overtime) if overtime is not None and unit and unit > 0 else None,
-    )
+    if unit is None or overtime is None:
+        unit = overtime = None
+    return int(amount), base, unit, None if overtime is None else int(overtime)
+
+
+def _hours(row: dict[str, str], column: str, notes: list[str]) -> Decimal | None:
+    """A block length in hours, (0, 24]; anything else (240, 1511, ".") is kept as a note."""
+    text = row.get(column, "")
+    value = _number(text)
+    if value is None or value == 0:
+        return None
+    if value > 24:
+        notes.append(f"{column}: {text}")
+        return None
+    return value
 
 
 def parse_row(row: dict[str, str]) -> ParsedRow:
@@ -308,11 +378,9 @@ def parse_row(row: dict[str, str]) -> ParsedRow:
     if not place:
         raise RowSkipped("no institution name")
     region, district = _region_district(row)
-    if region == SEOUL and district not in SEOUL_DISTRICTS:
-        raise RowSkipped("unknown Seoul district")
     capacity = _number(row.get("수용가능인원수", ""))
-    if capacity is None or capacity < 1:
-        raise RowSkipped("no capacity")
+    if capacity is not None and capacity < 1:
+        capacity = None  # "0" publishes nothing either
     latitude = _coordinate(row.get("위도", ""), 90)
     longitude = _coordinate(row.get("경도", ""), 180)
     if latitude is None or longitude is None:
@@ -356,12 +424,12 @@ def parse_row(row: dict[str, str]) -> ParsedRow:
     room = RoomValues(
         name=room_name[:200],
         name_en=None,
-        kind=_room_kind(row.get("개방시설유형구분", "") or room_name),
-        capacity=min(int(capacity), 100_000),
+        kind=_kind_of(row.get("개방시설유형구분", ""), room_name),
+        capacity=None if capacity is None else min(int(capacity), 100_000),
         area_m2=area if area and area > 0 and area < Decimal("100000000") else None,
         floor=_floor(room_name),
         amenities=_amenities(row.get("부대시설정보", "")),
-        accessibility=[],
+        accessibility=parse_accessibility(row.get("부대시설정보", "")),
         photos=[photo] if _PHOTO.match(photo) else [],
         fee_krw=fee_krw,
         fee_base_hours=base,
@@ -413,8 +481,9 @@ _INSTITUTION_UPSERT = """
 _ROOM_UPSERT = """
     INSERT INTO rooms AS t (institution_id, name, kind, capacity, area_m2, floor, amenities,
                             photos, fee_krw, fee_base_hours, overtime_unit_hours,
-                            overtime_fee_krw, closed_on_holidays, active, note, source_key)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                            overtime_fee_krw, closed_on_holidays, active, note, source_key,
+                            accessibility)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
     ON CONFLICT (source_key) WHERE source_key IS NOT NULL DO UPDATE
     SET institution_id = EXCLUDED.institution_id, name = EXCLUDED.name, kind = EXCLUDED.kind,
         capacity = EXCLUDED.capacity, area_m2 = EXCLUDED.area_m2, floor = EXCLUDED.floor,
@@ -480,6 +549,7 @@ async def _upsert_room(conn: Conn, institution_id: uuid.UUID, parsed: ParsedRow)
         room.active,
         room.note,
         room.source_key,
+        room.accessibility,
     )
     if row is None:
         room_id = await conn.fetchval("SELECT id FROM rooms WHERE source_key = $1", room.source_key)
@@ -498,27 +568,31 @@ async def _upsert_room(conn: Conn, institution_id: uuid.UUID, parsed: ParsedRow)
 async def import_rows(
     conn: Conn, rows: list[dict[str, str]], *, region: str | None = None
 ) -> ImportReport:
-    """Create or update institutions, rooms and windows; each row commits on its own."""
+    """Create or update institutions, rooms and windows; each row commits on its own. With
+    ``region`` (any spelling :func:`official_region` knows) only that region's rows count."""
+    wanted = None if region is None else (official_region(region) or region)
     report = ImportReport()
     parsed_rows: list[ParsedRow] = []
     seen_rooms: dict[str, ParsedRow] = {}
     first_institution: dict[str, InstitutionValues] = {}
-    for row in rows:
+    lines: dict[str, tuple[int, dict[str, str]]] = {}
+    for line, row in enumerate(rows, start=2):
         try:
             parsed = parse_row(row)
         except RowSkipped as exc:
-            if region is None or region in " ".join(row.values()):
-                report.skipped[str(exc)] += 1
+            if wanted is None or _mentions(row, wanted):
+                report.skip(line, row, str(exc))
             continue
-        if region is not None and parsed.institution.region != region:
+        if wanted is not None and parsed.institution.region != wanted:
             continue
         earlier = seen_rooms.get(parsed.room_key)
         if earlier is not None:
             # The same facility listed again (e.g. day and evening tariffs): one room, all hours.
             earlier.rules = merge_windows(earlier.rules + parsed.rules)
-            report.skipped["repeats an earlier row (hours merged into it)"] += 1
+            report.skip(line, row, "repeats an earlier row (hours merged into it)")
             continue
         seen_rooms[parsed.room_key] = parsed
+        lines[parsed.room_key] = (line, row)
         # One row's contact details stand for the institution, so reruns do not flip-flop.
         first_institution.setdefault(parsed.institution_key, parsed.institution)
         parsed_rows.append(parsed)
@@ -535,7 +609,8 @@ async def import_rows(
                     )
                 outcome = await _upsert_room(conn, ident, parsed)
         except Exception as exc:  # noqa: BLE001 - one bad row never aborts the import
-            report.skipped[f"rejected by the database ({type(exc).__name__})"] += 1
+            line, row = lines[parsed.room_key]
+            report.skip(line, row, f"rejected by the database ({type(exc).__name__})")
             continue
         institution_ids[key] = ident
         if institution_outcome is not None:
@@ -544,7 +619,25 @@ async def import_rows(
         setattr(report, f"rooms_{outcome}", getattr(report, f"rooms_{outcome}") + 1)
         if not parsed.closed_days_understood:
             report.closed_days_kept_as_note += 1
+        if parsed.room.capacity is None:
+            report.without_capacity += 1
+        if first_institution[key].latitude is None:
+            report.without_coordinates += 1
     return report
+
+
+def _mentions(row: dict[str, str], region: str) -> bool:
+    """Whether a row that cannot be placed still seems to belong to ``region`` (its address or
+    provider starts with any spelling of it), so a regional import reports it."""
+    for source in (
+        row.get("소재지도로명주소", ""),
+        row.get("소재지지번주소", ""),
+        row.get("제공기관명", ""),
+    ):
+        named = official_region(source.split(" ")[0]) if source.strip() else None
+        if named == region or region in source:
+            return True
+    return False
 
 
 async def import_file(conn: Conn, path: Path, *, region: str | None = None) -> ImportReport:

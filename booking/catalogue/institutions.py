@@ -11,11 +11,12 @@ import msgspec
 from booking.accounts.auth import Principal
 from booking.catalogue import queries
 from booking.catalogue.queries import InstitutionRow, InstitutionValues
+from booking.catalogue.regions import KOREA_TIMEZONE, districts_of, validate_place
 from booking.errors import Forbidden, NotFound, invalid
 from booking.http import cursor_uuid, decode_cursor, encode_cursor
 from booking.localtime import SUPPORTED_ZONES, to_local
+from booking.romanize import english_name
 from schemas.catalogue import (
-    SEOUL_DISTRICTS,
     Institution,
     InstitutionCreate,
     InstitutionPage,
@@ -45,12 +46,12 @@ def parse_timezone(name: str, field: str = "timezone") -> ZoneInfo:
         raise invalid(field, f"unknown IANA time zone {name!r}") from None
 
 
-def validate_district(region: str, district: str) -> None:
-    if region == SEOUL and district not in SEOUL_DISTRICTS:
-        raise invalid(
-            "district",
-            f"{district!r} is not a district of {SEOUL}; valid: {', '.join(SEOUL_DISTRICTS)}",
-        )
+def validate_district(region: str, district: str, timezone: str = KOREA_TIMEZONE) -> None:
+    """The region must be one of Korea's 17 and the district one of its own (data/regions/);
+    an institution outside Korea (another timezone) names its own region and district."""
+    problem = validate_place(region, district, timezone)
+    if problem is not None:
+        raise invalid("district" if districts_of(region) is not None else "region", problem)
 
 
 def _validate_coordinates(latitude: float | None, longitude: float | None) -> None:
@@ -63,9 +64,12 @@ def _validate_coordinates(latitude: float | None, longitude: float | None) -> No
 
 def _institution(row: InstitutionRow) -> Institution:
     """The answer: stamps in the institution's own offset."""
+    name_en, name_en_source = english_name(None, row.name)
     return Institution(
         id=row.id,
         name=row.name,
+        name_en=name_en,
+        name_en_source=name_en_source,
         kind=row.kind,
         region=row.region,
         district=row.district,
@@ -83,7 +87,7 @@ def _institution(row: InstitutionRow) -> Institution:
 
 def _validate_institution(values: InstitutionValues) -> None:
     parse_timezone(values.timezone)
-    validate_district(values.region, values.district)
+    validate_district(values.region, values.district, values.timezone)
     _validate_coordinates(values.latitude, values.longitude)
 
 

@@ -45,6 +45,7 @@ __all__ = (
     "lock_room",
     "lock_room_bookings",
     "replace_rules",
+    "rooms_without_capacity",
     "search_rooms",
     "slot_holding_bookings_within",
     "update_institution",
@@ -92,7 +93,7 @@ class RoomValues:
     name: str
     name_en: str | None
     kind: str
-    capacity: int
+    capacity: int | None
     area_m2: Decimal | None
     floor: str | None
     amenities: list[str]
@@ -187,7 +188,7 @@ class RoomRow(msgspec.Struct, frozen=True):
     name: str
     name_en: str | None
     kind: str
-    capacity: int
+    capacity: int | None
     area_m2: Decimal | None
     floor: str | None
     amenities: list[str]
@@ -374,6 +375,14 @@ async def lock_room(conn: Conn, room_id: uuid.UUID) -> RoomRow | None:
     return None if row is None else RoomRow(*row)
 
 
+async def rooms_without_capacity(conn: Conn, institution_id: uuid.UUID) -> list[RoomRow]:
+    rows = await conn.fetch(
+        _ROOM_SELECT + " WHERE r.institution_id = $1 AND r.capacity IS NULL ORDER BY r.name, r.id",
+        institution_id,
+    )
+    return [RoomRow(*r) for r in rows]
+
+
 async def update_room(conn: Conn, room_id: uuid.UUID, values: RoomValues) -> None:
     assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(ROOM_COLUMNS, start=2))
     await conn.execute(
@@ -504,6 +513,7 @@ class RoomSearch:
     kind: str | None = None
     min_capacity: int | None = None
     amenities: list[str] = field(default_factory=list)
+    accessibility: list[str] = field(default_factory=list)
     free_from: datetime | None = None
     free_to: datetime | None = None
     near: tuple[float, float] | None = None
@@ -542,6 +552,8 @@ def search_sql(search: RoomSearch) -> tuple[str, list[object]]:
         where.append(f"r.capacity >= {param(search.min_capacity)}")
     if search.amenities:
         where.append(f"r.amenities @> {param(search.amenities)}::text[]")
+    if search.accessibility:
+        where.append(f"r.accessibility @> {param(search.accessibility)}::text[]")
     if search.q is not None:
         pattern = param(_like_pattern(search.q))
         where.append(f"(r.name ILIKE {pattern} OR i.name ILIKE {pattern})")

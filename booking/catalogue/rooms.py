@@ -14,6 +14,7 @@ from booking.catalogue.queries import RoomRow, RoomValues
 from booking.db import Conn
 from booking.errors import Forbidden, NotFound, invalid
 from booking.localtime import to_local
+from booking.romanize import english_name
 from schemas.catalogue import Fee, Policy, Room, RoomCreate, RoomPatch
 
 __all__ = (
@@ -22,6 +23,7 @@ __all__ = (
     "managed_room",
     "patch_room",
     "room_answer",
+    "rooms_to_complete",
     "visible_room",
 )
 
@@ -55,6 +57,7 @@ def _fee(row: RoomRow) -> Fee | None:
 def room_answer(row: RoomRow) -> Room:
     """The answer: stamps in the institution's own offset."""
     distance = row.distance_km
+    name_en, name_en_source = english_name(row.name_en, row.name)
     return Room(
         id=row.id,
         institution_id=row.institution_id,
@@ -66,7 +69,8 @@ def room_answer(row: RoomRow) -> Room:
         longitude=row.longitude,
         timezone=row.timezone,
         name=row.name,
-        name_en=row.name_en,
+        name_en=name_en,
+        name_en_source=name_en_source,
         kind=row.kind,
         capacity=row.capacity,
         area_m2=_float(row.area_m2),
@@ -186,6 +190,19 @@ async def create_room(
         row = await queries.fetch_room(conn, room_id)
     assert row is not None
     return room_answer(row)
+
+
+async def rooms_to_complete(
+    pool: asyncpg.Pool, principal: Principal, institution_id: uuid.UUID
+) -> list[Room]:
+    """The institution's rooms without a published capacity, for its managers to complete."""
+    async with pool.acquire() as conn:
+        if await queries.fetch_institution(conn, institution_id) is None:
+            raise NotFound("No such institution.")
+        if not principal.manages(institution_id):
+            raise Forbidden("Only this institution's managers or an administrator may see this.")
+        rows = await queries.rooms_without_capacity(conn, institution_id)
+    return [room_answer(r) for r in rows]
 
 
 async def get_room(pool: asyncpg.Pool, principal: Principal | None, room_id: uuid.UUID) -> Room:

@@ -17,6 +17,7 @@ from booking.errors import problem_spec
 from booking.http import SECURITY, PageLimit, choice, parse_instant, pool_of, problems
 from schemas.availability import RoomAvailability
 from schemas.catalogue import (
+    ACCESSIBILITY,
     AMENITIES,
     INSTITUTION_KINDS,
     ROOM_KINDS,
@@ -61,7 +62,7 @@ _ROOM_EXAMPLE = {
     "area_m2": 56,
     "floor": "3",
     "amenities": ["projector", "whiteboard", "desks", "chairs"],
-    "accessibility": ["elevator", "accessible_toilet"],
+    "accessibility": ["step_free", "lift", "accessible_toilet"],
     "policy": {"slot_minutes": 30, "min_minutes": 60, "max_minutes": 180},
 }
 
@@ -170,6 +171,26 @@ class InstitutionController(Controller):
     ) -> Room:
         return await rooms.create_room(pool_of(request), principal, institution_id, data)
 
+    @get(
+        "/{institution_id:uuid}/rooms-to-complete",
+        operation_id="listRoomsToComplete",
+        responses=problems(401, 403, 404),
+        summary="Rooms of this institution whose published data lacks a capacity (its managers, admin)",
+        description=(
+            "Rooms imported from open data without a capacity (`capacity: null`, shown as "
+            '"capacity not published"), inactive ones included, for the managers to complete '
+            "with `PATCH /v1/rooms/{id}`."
+        ),
+        security=SECURITY,
+    )
+    async def rooms_to_complete(
+        self,
+        request: Request[Any, Any, Any],
+        principal: CurrentUser,
+        institution_id: FromPath[uuid.UUID],
+    ) -> list[Room]:
+        return await rooms.rooms_to_complete(pool_of(request), principal, institution_id)
+
 
 class RoomController(Controller):
     """Rooms: search, read, edit, and their weekly windows."""
@@ -201,6 +222,15 @@ class RoomController(Controller):
             list[str] | None,
             QueryParameter(description=f"repeatable; all must be present: {', '.join(AMENITIES)}"),
         ] = None,
+        accessible: Annotated[
+            list[str] | None,
+            QueryParameter(
+                description=(
+                    f"comma-separated or repeated; all must be present: {', '.join(ACCESSIBILITY)}"
+                ),
+                examples=[Example(summary="step-free with a lift", value="step_free,lift")],
+            ),
+        ] = None,
         free_from: Annotated[str | None, QueryParameter(description="RFC 3339 with offset")] = None,
         free_to: Annotated[str | None, QueryParameter(description="RFC 3339 with offset")] = None,
         near: Annotated[str | None, QueryParameter(description="`<lat>,<lon>`")] = None,
@@ -221,6 +251,7 @@ class RoomController(Controller):
             kind=kind,
             min_capacity=min_capacity,
             amenity=amenity or [],
+            accessible=accessible or [],
             free_from=free_from,
             free_to=free_to,
             near=near,

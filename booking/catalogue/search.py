@@ -7,10 +7,11 @@ import asyncpg
 from booking.catalogue import institutions, queries
 from booking.catalogue.availability import validate_window
 from booking.catalogue.queries import RoomSearch
+from booking.catalogue.regions import districts_of
 from booking.catalogue.rooms import room_answer
 from booking.errors import invalid
 from booking.http import choice, cursor_uuid, decode_cursor, encode_cursor, parse_instant
-from schemas.catalogue import AMENITIES, MAX_CAPACITY, ROOM_KINDS, RoomPage
+from schemas.catalogue import ACCESSIBILITY, AMENITIES, MAX_CAPACITY, ROOM_KINDS, RoomPage
 
 __all__ = ("parse_point", "parse_search", "search_rooms")
 
@@ -46,6 +47,7 @@ def parse_search(
     kind: str | None,
     min_capacity: int | None,
     amenity: list[str],
+    accessible: list[str],
     free_from: str | None,
     free_to: str | None,
     near: str | None,
@@ -58,11 +60,14 @@ def parse_search(
     amenities = [a.strip() for item in amenity for a in item.split(",") if a.strip()]
     for name in amenities:
         choice(name, "amenity", AMENITIES)
+    features = [a.strip() for item in accessible for a in item.split(",") if a.strip()]
+    for name in features:
+        choice(name, "accessible", ACCESSIBILITY)
     if min_capacity is not None and min_capacity <= 0:
         raise invalid("min_capacity", "must be a positive number of people")
     if min_capacity is not None and min_capacity > MAX_CAPACITY:
         raise invalid("min_capacity", f"no room holds more than {MAX_CAPACITY} people")
-    if region is not None and district is not None:
+    if region is not None and district is not None and districts_of(region) is not None:
         institutions.validate_district(region, district)
     start = parse_instant(free_from, "free_from")
     end = parse_instant(free_to, "free_to")
@@ -86,6 +91,7 @@ def parse_search(
         kind=choice(kind, "kind", ROOM_KINDS),
         min_capacity=min_capacity,
         amenities=sorted(set(amenities)),
+        accessibility=sorted(set(features)),
         free_from=start,
         free_to=end,
         near=point,

@@ -40,7 +40,7 @@ __all__ = (
 BOOKING_COLUMNS = """
     b.id, b.status, b.room_id, lower(b.during) AS start, upper(b.during) AS "end", b.purpose,
     b.purpose_public, b.attendees, b.sequence, b.created_at, b.updated_at, b.citizen_id,
-    r.institution_id, i.timezone
+    r.institution_id, i.timezone, booking_fee(b.room_id, lower(b.during), upper(b.during))::text
 """
 """The columns of :class:`BookingRow`, in its field order (``citizen_name`` follows)."""
 _BOOKING_FROM = """
@@ -65,6 +65,8 @@ class BookingRow(msgspec.Struct, frozen=True):
     citizen_id: uuid.UUID
     institution_id: uuid.UUID
     timezone: str
+    fee: str
+    """The price quote as JSON text (``booking_fee()``)."""
     citizen_name: str | None
 
 
@@ -85,6 +87,9 @@ class ConflictRow(msgspec.Struct, frozen=True):
     conflicts: list[asyncpg.Range[datetime]]
     alternatives: list[asyncpg.Range[datetime]] | None
     timezone: str
+    fee: str
+    """The price quote of the requested range as JSON text; alternatives have the same length,
+    so the same quote."""
 
 
 class CheckInRow(msgspec.Struct, frozen=True):
@@ -151,7 +156,7 @@ async def conflict(
     still ``known_stamp``) for a 409, in one round trip (``booking_conflict()``, sql/0031)."""
     row = await conn.fetchrow(
         """
-        SELECT c.stamp, c.conflicts, c.alternatives, i.timezone
+        SELECT c.stamp, c.conflicts, c.alternatives, i.timezone, booking_fee($1, $2, $3)::text
         FROM booking_conflict($1, $2, $3, $4, $5) c,
              rooms r JOIN institutions i ON i.id = r.institution_id
         WHERE r.id = $1

@@ -28,7 +28,14 @@ from booking.localtime import to_local
 from booking.reservations import queries
 from booking.reservations.idempotency import check_key, request_fingerprint
 from booking.reservations.queries import BookingRow
-from schemas.reservations import Booking, BookingCreate, BookingPage, Interval
+from schemas.reservations import (
+    Alternative,
+    Booking,
+    BookingCreate,
+    BookingPage,
+    Interval,
+    Quote,
+)
 
 __all__ = (
     "BookingAnswer",
@@ -48,6 +55,7 @@ __all__ = (
 _SLOT_TAKEN = {"23P01", "40P01"}
 
 _booking_json = msgspec.json.Decoder(Booking)
+_quote_json = msgspec.json.Decoder(Quote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +103,8 @@ class _AlternativesCache:
         start: datetime,
         end: datetime,
         exclude: uuid.UUID | None,
-    ) -> tuple[list[Interval], list[Interval]]:
-        """(conflicts, alternatives) for a 409 on ``[start, end)`` of the room."""
+    ) -> tuple[list[Interval], list[Alternative], Quote]:
+        """(conflicts, alternatives, the quote of the range) for a 409 on ``[start, end)``."""
         key = (room_id, start, end)
         known = self._fresh(key)
         if known is None and (pending := self._computing.get(key)) is not None:
@@ -132,7 +140,10 @@ class _AlternativesCache:
                 del self._computing[key]
                 computing.set_result(entry)
         taken = _intervals(row.conflicts, row.timezone)
-        return taken, entry.intervals
+        # Alternatives have the requested length, so booking_fee() quotes them the same.
+        quote = _quote_json.decode(row.fee)
+        alternatives = [Alternative(start=i.start, end=i.end, fee=quote) for i in entry.intervals]
+        return taken, alternatives, quote
 
 
 _alternatives = _AlternativesCache()
@@ -156,12 +167,12 @@ async def _slot_taken(
     exclude: uuid.UUID | None = None,
 ) -> Conflict:
     """409 naming the overlapping ranges (never who holds them) and up to three alternatives."""
-    taken, free = await _alternatives.explain(conn, room_id, start, end, exclude)
+    taken, free, quote = await _alternatives.explain(conn, room_id, start, end, exclude)
     return Conflict(
         "This room is already booked for part of that time.",
         code="slot-taken",
         title="Slot taken",
-        extra={"conflicts": taken, "alternatives": free},
+        extra={"conflicts": taken, "alternatives": free, "fee": quote},
     )
 
 
@@ -216,6 +227,7 @@ def _to_booking(row: BookingRow, *, with_citizen: bool) -> Booking:
         sequence=row.sequence,
         created_at=to_local(row.created_at, tz),
         updated_at=to_local(row.updated_at, tz),
+        fee=_quote_json.decode(row.fee),
         citizen_name=row.citizen_name if with_citizen else None,
     )
 

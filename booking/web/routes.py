@@ -325,6 +325,7 @@ class FindController(Controller):
                     kind=None,
                     min_capacity=people,
                     amenity=equipment,
+                    accessible=[],
                     free_from=free_from,
                     free_to=free_to,
                     near=near,

@@ -56,6 +56,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'NBPOL', CONSTRAINT = 'horizon',
             MESSAGE = format('This room takes bookings at most %s days ahead.', r.horizon_days);
     END IF;
+    -- A capacity that is not published (NULL, imported open data) checks nothing: the room's
+    -- managers are asked to complete it (GET /v1/institutions/{id}/rooms-to-complete).
     IF p_attendees > r.capacity THEN
         RAISE EXCEPTION USING ERRCODE = 'NBPOL', CONSTRAINT = 'capacity',
             MESSAGE = format('This room holds at most %s people.', r.capacity);

@@ -1,5 +1,6 @@
 -- The JSON a citizen sees for one of their bookings (the POST /v1/bookings answer body), times in
--- the offset of the room's institution timezone p_tz, like every other answer.
+-- the offset of the room's institution timezone p_tz, like every other answer; `fee` is the price
+-- quote (booking_fee.sql).
 DROP FUNCTION IF EXISTS booking_json(bookings);
 CREATE OR REPLACE FUNCTION booking_json(b bookings, p_tz text) RETURNS text
 LANGUAGE sql STABLE AS $$
@@ -14,6 +15,7 @@ LANGUAGE sql STABLE AS $$
         'attendees', b.attendees,
         'sequence', b.sequence,
         'created_at', rfc3339_local(b.created_at, p_tz),
-        'updated_at', rfc3339_local(b.updated_at, p_tz)
+        'updated_at', rfc3339_local(b.updated_at, p_tz),
+        'fee', booking_fee(b.room_id, lower(b.during), upper(b.during))
     )::text
 $$;

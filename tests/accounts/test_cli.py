@@ -162,8 +162,9 @@ async def test_demo_data_command_prints_the_same_credentials_every_run(
     second = await run_cli(database_url, *args)
 
     assert first[0] == second[0] == 0
-    # The first run imports the Seoul rooms into the empty catalogue; the second leaves it be.
-    assert "Seoul institutions imported" in first[1]
+    # The first run imports the whole country's rooms into the empty catalogue (issue 16);
+    # the second leaves it be.
+    assert "institutions in 17 regions imported" in first[1]
     assert "demo import skipped" in second[1]
     credentials_lines = [line for line in first[1].splitlines() if "password:" in line]
     assert len(credentials_lines) == 3

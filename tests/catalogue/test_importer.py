@@ -44,11 +44,12 @@ def test_closed_days_text_is_understood_or_admitted() -> None:
 async def test_import_creates_rooms_windows_and_flags(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         report = await import_file(conn, FIXTURE)
-    assert report.rooms_created == 14
-    assert report.skipped["no capacity"] == 2
-    assert report.skipped["repeats an earlier row (hours merged into it)"] == 1
+    # Rows without a capacity are rooms too (capacity not published), not skips (issue 16).
+    assert report.rooms_created == 16
+    assert report.without_capacity == 2
+    assert report.skipped == {"repeats an earlier row (hours merged into it)": 1}
     assert report.closed_days_kept_as_note == 2
-    assert report.institutions_created == 13  # two Busan rooms share one building
+    assert report.institutions_created == 15  # two Busan rooms share one building
 
     dangsan = await db.fetchrow(
         "SELECT r.*, i.district, i.kind AS institution_kind FROM rooms r"
@@ -89,7 +90,7 @@ async def test_second_import_changes_nothing(db: asyncpg.Pool) -> None:
         before = await conn.fetchval("SELECT max(updated_at) FROM rooms")
         again = await import_file(conn, FIXTURE)
         after = await conn.fetchval("SELECT max(updated_at) FROM rooms")
-    assert (again.rooms_created, again.rooms_updated, again.rooms_unchanged) == (0, 0, 14)
+    assert (again.rooms_created, again.rooms_updated, again.rooms_unchanged) == (0, 0, 16)
     assert (again.institutions_created, again.institutions_updated) == (0, 0)
     assert before == after
 
@@ -144,18 +145,25 @@ def test_cli_imports_seoul_rows_of_a_file(database_url: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "rooms: 12 created, 0 updated, 0 unchanged" in result.stdout
-    assert "skipped: 3" in result.stdout
+    assert "rooms: 14 created, 0 updated, 0 unchanged" in result.stdout
+    assert "skipped: 1 (repeats an earlier row (hours merged into it): 1)" in result.stdout
 
 
-async def test_demo_import_loads_seoul_into_an_empty_catalogue_only(db: asyncpg.Pool) -> None:
+async def test_demo_import_loads_the_whole_country_into_an_empty_catalogue_only(
+    db: asyncpg.Pool,
+) -> None:
     async with db.acquire() as conn:
         summary = await import_demo_catalogue(conn)
         rooms = await conn.fetchval("SELECT count(*) FROM rooms")
-        regions = await conn.fetchval("SELECT array_agg(DISTINCT region) FROM institutions")
+        regions = await conn.fetchval("SELECT count(DISTINCT region) FROM institutions")
+        seoul = await conn.fetchval(
+            "SELECT count(*) FROM rooms r JOIN institutions i ON i.id = r.institution_id"
+            " WHERE i.region = '서울특별시'"
+        )
         again = await import_demo_catalogue(conn)
-    assert rooms > 700
-    assert regions == ["서울특별시"]
+    assert rooms > 5_000
+    assert seoul > 700
+    assert regions == 17
     assert f"{rooms} rooms" in summary
     assert "skipped" in again
     assert await db.fetchval("SELECT count(*) FROM rooms") == rooms

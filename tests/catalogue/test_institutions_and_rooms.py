@@ -28,7 +28,7 @@ ROOM = {
     "area_m2": 56.5,
     "floor": "3",
     "amenities": ["projector", "whiteboard"],
-    "accessibility": ["elevator", "step_free"],
+    "accessibility": ["lift", "step_free"],
     "photos": ["https://example.org/room.jpg"],
 }
 
