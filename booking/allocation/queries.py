@@ -224,6 +224,34 @@ async def list_rounds(conn: Conn, room_id: uuid.UUID, *, with_drafts: bool) -> l
     )
 
 
+async def lottery_rooms(conn: Conn, institution_ids: list[uuid.UUID] | None) -> list[uuid.UUID]:
+    """Lottery rooms of these institutions (every institution's for ``None``), by name."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM rooms
+        WHERE allocation_mode = 'lottery'
+          AND ($1::uuid[] IS NULL OR institution_id = ANY($1::uuid[]))
+        ORDER BY name, id LIMIT 200
+        """,
+        institution_ids,
+    )
+    return [r["id"] for r in rows]
+
+
+async def rounds_applied_by(conn: Conn, citizen_id: uuid.UUID) -> list[uuid.UUID]:
+    """Rounds a citizen holds applications in (withdrawn ones aside), the latest first."""
+    rows = await conn.fetch(
+        """
+        SELECT ar.id FROM allocation_rounds ar
+        WHERE EXISTS (SELECT 1 FROM allocation_applications a
+                      WHERE a.round_id = ar.id AND a.citizen_id = $1 AND a.withdrawn_at IS NULL)
+        ORDER BY ar.draw_at DESC, ar.id LIMIT 50
+        """,
+        citizen_id,
+    )
+    return [r["id"] for r in rows]
+
+
 async def round_slots(conn: Conn, round_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         """

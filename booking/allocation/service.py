@@ -62,12 +62,15 @@ __all__ = (
     "join_waitlist",
     "leave_waitlist",
     "list_rounds",
+    "lottery_rooms_managed",
     "my_applications",
+    "my_rounds",
     "my_strikes",
     "my_waitlist",
     "offer_freed_slots",
     "pseudonym",
     "publish_round",
+    "room_allocation_mode",
     "round_result",
     "set_institution_policy",
     "set_public_value",
@@ -348,6 +351,21 @@ async def list_rounds(
         return [await _present(conn, r, now) for r in rows]
 
 
+async def room_allocation_mode(pool: asyncpg.Pool, room_id: uuid.UUID) -> str | None:
+    """``first_come`` or ``lottery``; None for no such room."""
+    async with pool.acquire() as conn:
+        room = await queries.room_of(conn, room_id)
+    return None if room is None else str(room["allocation_mode"])
+
+
+async def lottery_rooms_managed(pool: asyncpg.Pool, principal: Principal) -> list[uuid.UUID]:
+    """The lottery rooms whose rounds this account manages (every one for an admin)."""
+    async with pool.acquire() as conn:
+        return await queries.lottery_rooms(
+            conn, None if principal.is_admin else sorted(principal.institutions)
+        )
+
+
 async def get_round(
     pool: asyncpg.Pool, principal: Principal | None, round_id: uuid.UUID, now: datetime
 ) -> Round:
@@ -463,6 +481,12 @@ async def my_applications(
         return [
             _application(r) for r in await queries.applications_of(conn, round_id, principal.id)
         ]
+
+
+async def my_rounds(pool: asyncpg.Pool, principal: Principal) -> list[uuid.UUID]:
+    """The rounds where I hold applications, the latest draw first."""
+    async with pool.acquire() as conn:
+        return await queries.rounds_applied_by(conn, principal.id)
 
 
 # --- freeze, draw, result -------------------------------------------------------------------

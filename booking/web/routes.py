@@ -24,6 +24,7 @@ from booking.feeds import service as feeds
 from booking.reservations import lifecycle
 from booking.reservations import service as reservations
 from booking.web import i18n
+from booking.web.allocation import room_rounds, strikes_of
 from booking.web.pages import (
     FormErrors,
     PageRequest,
@@ -69,6 +70,7 @@ STATUS_LABELS: dict[str, str] = {
     "checked_in": N_("Checked in"),
     "no_show": N_("Not used"),
     "completed": N_("Used"),
+    "offered": N_("Offered to you"),
 }
 
 
@@ -262,7 +264,11 @@ class AccountController(Controller):
         principal = await signed_in(request)
         profile = await accounts.profile(request.app.state.pool, principal)
         return await render(
-            request, "pages/account.html", title=i18n.gettext(N_("My account")), profile=profile
+            request,
+            "pages/account.html",
+            title=i18n.gettext(N_("My account")),
+            profile=profile,
+            strikes=await strikes_of(request, principal),
         )
 
 
@@ -439,6 +445,7 @@ class RoomController(Controller):
             amenity_label=lambda a: _label(AMENITY_LABELS, a),
             local_photos=[p for p in room.photos if p.startswith("/")],
             other_photos=[p for p in room.photos if p.startswith("https://")],
+            **await room_rounds(request, room),
         )
 
     async def _form(
