@@ -22,6 +22,21 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project --python /usr/local/bin/python3
 
+# ---- the pages' assets: locked npm packages (KRDS, htmx, Swagger UI), then the same build step
+# as `make install` (fingerprinted, compressed, the typeface subset); fontTools and brotli are
+# build-time (dev) dependencies, so they stay in this stage.
+FROM node:20-slim AS npm
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+FROM deps AS assets
+RUN uv sync --frozen --no-install-project --python /usr/local/bin/python3
+COPY --from=npm /app/node_modules /app/node_modules
+COPY booking /app/booking
+COPY schemas /app/schemas
+RUN PYTHONPATH=/app /app/.venv/bin/python -m booking.web.build_assets
+
 # ---- runtime
 FROM ${PYTHON_IMAGE}
 ENV PATH=/app/.venv/bin:$PATH \
@@ -37,6 +52,7 @@ COPY --from=deps /app/.venv /app/.venv
 # .dockerignore lets in only booking/ schemas/ workers/ sql/ data/ (and the lock files).
 # The code stays owned by root: the app user can read it, not change it.
 COPY . /app/
+COPY --from=assets /app/booking/web/static/build /app/booking/web/static/build
 RUN python -m compileall -q booking schemas workers
 USER nanum
 EXPOSE 8000
