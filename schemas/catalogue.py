@@ -21,6 +21,7 @@ __all__ = (
     "Amenity",
     "Closure",
     "ClosureCreate",
+    "ClosureHit",
     "Fee",
     "Institution",
     "InstitutionCreate",
@@ -285,9 +286,24 @@ class WeeklyWindow(msgspec.Struct, kw_only=True):
 
 
 class ClosureCreate(Strict):
+    """A closure over slot-holding bookings is refused (409 listing them) unless
+    ``cancel_bookings`` is true; then they are cancelled with ``cancellation_reason`` in the
+    same transaction, and each citizen is told."""
+
     start: AwareDatetime
     end: AwareDatetime
     reason: ShortText = ""
+    cancel_bookings: bool = False
+    cancellation_reason: ShortText = ""
+
+
+class ClosureHit(msgspec.Struct, kw_only=True):
+    """A booking a closure would cover (in a 409, or cancelled by the closure)."""
+
+    id: uuid.UUID
+    status: str
+    start: datetime
+    end: datetime
 
 
 class Closure(msgspec.Struct, kw_only=True):
@@ -296,3 +312,6 @@ class Closure(msgspec.Struct, kw_only=True):
     start: datetime
     end: datetime
     reason: str
+    cancelled_bookings: list[ClosureHit] = msgspec.field(default_factory=list)
+    """The bookings this closure cancelled as it was made (``cancel_bookings``); empty in
+    listings."""

@@ -1,7 +1,8 @@
 """arq jobs: thin wrappers around the services of ``booking/`` (notifications, reservations' lifecycle, the job plumbing); never queries.
 
 Every job body runs through :func:`with_retries`: a failure is retried with a growing delay
-(``Retry(defer=job_try * backoff)``); the last failure is recorded in ``failed_jobs`` instead
+(``Retry(defer=job_try * backoff)``); the last failure (or the first one that retrying cannot
+help, :class:`MailUndeliverable`) is recorded in ``failed_jobs`` instead
 (``python -m booking jobs failed`` / ``jobs retry ID``).
 """
 
@@ -19,13 +20,14 @@ from typing import Any, TypeVar, cast
 import asyncpg
 from arq import Retry
 
+from booking.jobs import service as outbox
 from booking.jobs.service import record_failed_job
 from booking.notifications import service
-from booking.notifications.mail import NoticeKind
+from booking.notifications.mail import MailUndeliverable, NoticeKind
 from booking.reservations import lifecycle
 from booking.reservations.service import forget_expired_idempotency_keys
 from booking.settings import Settings
-from workers.relay import sweep_stale_claims
+from workers.relay import REDISPATCH_AFTER_SECONDS, sweep_stale_claims
 
 __all__ = (
     "REMINDER_JOB",
@@ -57,6 +59,8 @@ class Runtime:
     budget_seconds: float
     """A job body that runs longer is abandoned and retried (kept under arq's job_timeout, which
     would otherwise end the job without a retry or a failed_jobs row)."""
+    redispatch_after_seconds: float = REDISPATCH_AFTER_SECONDS
+    """Outbox rows dispatched this long ago and never processed are dispatched again."""
 
 
 def runtime(ctx: dict[str, Any]) -> Runtime:
@@ -72,7 +76,8 @@ async def with_retries(
             return await body()
     except Exception as exc:
         job_try = int(ctx.get("job_try", 1))
-        if job_try < rt.max_tries:
+        # Undeliverable: retrying cannot help; recorded at once for `jobs retry`.
+        if job_try < rt.max_tries and not isinstance(exc, MailUndeliverable):
             log.warning("job %s try %d failed, retrying: %s", name, job_try, exc)
             raise Retry(defer=job_try * rt.retry_backoff_seconds) from exc
         failed_id = await record_failed_job(
@@ -90,14 +95,21 @@ async def with_retries(
 
 
 async def handle_outbox_event(ctx: dict[str, Any], outbox_id: int) -> int | None:
-    """Send every notice of one outbox row (confirmation with invite, approval, ...)."""
+    """Send every notice of one outbox row (confirmation with invite, approval, ...), then mark
+    the row processed (in the retried body: a failed mark is retried like a failed send). After
+    the last try the failure is in failed_jobs and the row is marked processed too, so the sweep
+    leaves it to ``jobs retry``."""
     rt = runtime(ctx)
-    return await with_retries(
-        ctx,
-        "handle_outbox_event",
-        [outbox_id],
-        lambda: service.process_outbox_event(rt.pool, rt.settings, outbox_id),
-    )
+
+    async def body() -> int:
+        sent = await service.process_outbox_event(rt.pool, rt.settings, outbox_id)
+        await outbox.mark_processed(rt.pool, outbox_id)
+        return sent
+
+    result = await with_retries(ctx, "handle_outbox_event", [outbox_id], body)
+    if result is None:
+        await outbox.mark_processed(rt.pool, outbox_id)
+    return result
 
 
 async def send_reminder(ctx: dict[str, Any], booking_id: str, kind: str) -> bool | None:
@@ -136,8 +148,10 @@ async def complete_bookings(ctx: dict[str, Any]) -> int:
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
-    """Cron: outbox rows claimed but never dispatched go back to the relay."""
-    return await sweep_stale_claims(runtime(ctx).pool)
+    """Cron: outbox rows claimed but never dispatched, or dispatched but never processed (the
+    job was lost inside Redis), go back to the relay."""
+    rt = runtime(ctx)
+    return await sweep_stale_claims(rt.pool, redispatch_after=rt.redispatch_after_seconds)
 
 
 async def clean_idempotency_keys(ctx: dict[str, Any]) -> int:

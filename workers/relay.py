@@ -5,6 +5,10 @@ committed), enqueues one arq job per row with ``_job_id=f"outbox:{id}"`` (arq re
 job with the same id, so a re-enqueue is harmless), then marks the rows dispatched. When the
 enqueue fails (Redis down) the claims are given back at once; when the relay dies between
 claim and dispatch, the periodic sweep gives them back after ``STALE_CLAIM_SECONDS``.
+A job marks its row ``processed_at`` when done; a row dispatched more than
+``REDISPATCH_AFTER_SECONDS`` ago and never processed (its job was lost inside Redis: a restart
+without persistence, a flush) is given back to the relay by the same sweep and enqueued again
+under the same job id, so its delivery keys are the same and nothing already sent goes twice.
 The relay polls every ``POLL_SECONDS`` (no ``LISTEN``: since sql/0051 nothing sends
 ``NOTIFY outbox``, because a NOTIFY per booking serialised every booking commit).
 """
@@ -25,6 +29,7 @@ __all__ = (
     "BATCH_SIZE",
     "OUTBOX_JOB",
     "POLL_SECONDS",
+    "REDISPATCH_AFTER_SECONDS",
     "STALE_CLAIM_SECONDS",
     "Relay",
     "outbox_job_id",
@@ -37,6 +42,9 @@ OUTBOX_JOB = "handle_outbox_event"
 BATCH_SIZE = 200
 POLL_SECONDS = 0.2
 STALE_CLAIM_SECONDS = 30.0
+REDISPATCH_AFTER_SECONDS = 120.0
+"""Longer than a job's whole life with its retries (5 tries, 5+10+15+20 s apart, 8 s each); a
+row whose job is still queued, running or finished in Redis is re-enqueued as a no-op anyway."""
 _ERROR_BACKOFF_SECONDS = 1.0
 
 
@@ -44,11 +52,19 @@ def outbox_job_id(outbox_id: int) -> str:
     return f"outbox:{outbox_id}"
 
 
-async def sweep_stale_claims(pool: asyncpg.Pool, older_than: float = STALE_CLAIM_SECONDS) -> int:
+async def sweep_stale_claims(
+    pool: asyncpg.Pool,
+    older_than: float = STALE_CLAIM_SECONDS,
+    redispatch_after: float = REDISPATCH_AFTER_SECONDS,
+) -> int:
+    """Give back claims never dispatched, and rows dispatched but never processed; how many."""
     released = await outbox.release_stale_claims(pool, older_than)
     if released:
         log.warning("released %d outbox rows claimed but never dispatched", released)
-    return released
+    lost = await outbox.redispatch_unprocessed(pool, redispatch_after)
+    if lost:
+        log.warning("dispatching again %d outbox rows dispatched but never processed", lost)
+    return released + lost
 
 
 class Relay:

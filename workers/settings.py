@@ -22,7 +22,7 @@ from booking.db import create_pool, ensure_migrated
 from booking.observability import configure_logging
 from booking.settings import Settings, load_settings
 from workers import allocation, jobs
-from workers.relay import OUTBOX_JOB, Relay
+from workers.relay import OUTBOX_JOB, REDISPATCH_AFTER_SECONDS, Relay
 
 __all__ = (
     "JOB_TIMEOUT_SECONDS",
@@ -44,7 +44,7 @@ arq's in-progress marker expires (this + 10 s)."""
 
 async def startup(ctx: dict[str, Any]) -> None:
     """Pool, settings and the relay into ``ctx``. ``ctx`` may carry ``settings``, ``max_tries``,
-    ``budget_seconds``,
+    ``budget_seconds``, ``redispatch_after_seconds``,
     ``retry_backoff_seconds`` and ``relay`` (False: no relay loop) given by tests."""
     settings: Settings = ctx.get("settings") or load_settings()
     if "settings" not in ctx:
@@ -67,6 +67,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         max_tries=int(ctx.get("max_tries", MAX_TRIES)),
         retry_backoff_seconds=float(ctx.get("retry_backoff_seconds", RETRY_BACKOFF_SECONDS)),
         budget_seconds=float(ctx.get("budget_seconds", JOB_TIMEOUT_SECONDS - 2)),
+        redispatch_after_seconds=float(
+            ctx.get("redispatch_after_seconds", REDISPATCH_AFTER_SECONDS)
+        ),
     )
     if ctx.get("relay", True):
         relay = Relay(pool, ctx["redis"])

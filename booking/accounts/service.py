@@ -22,6 +22,7 @@ from booking.accounts.security import (
 from booking.db import Conn
 from booking.errors import Invalid, NotFound, Unauthorized
 from booking.localtime import to_local
+from booking.notifications.mail import fits_header, mail_address
 from booking.settings import Settings
 from schemas.accounts import (
     AccessToken,
@@ -76,6 +77,11 @@ def _checked_fields(email: str, password: str, name: str, role: str) -> tuple[st
     local, at, domain = email.partition("@")
     if not (local and at and "." in domain) or any(c.isspace() for c in email):
         errors.append(FieldError(field="email", message="expected an e-mail address"))
+    else:
+        try:  # what mail cannot carry is refused here, not found out by the worker later
+            mail_address(email)
+        except ValueError as exc:
+            errors.append(FieldError(field="email", message=str(exc)))
     if len(password) < MIN_PASSWORD_LENGTH:
         errors.append(
             FieldError(
@@ -84,6 +90,11 @@ def _checked_fields(email: str, password: str, name: str, role: str) -> tuple[st
         )
     if not name:
         errors.append(FieldError(field="name", message="expected a non-blank name"))
+    elif not fits_header(name):
+        # The name is the display name of every mail to this account: one line, no controls.
+        errors.append(
+            FieldError(field="name", message="expected one line without control characters")
+        )
     if role not in _ROLES:
         errors.append(FieldError(field="role", message="expected citizen, manager or admin"))
     if errors:

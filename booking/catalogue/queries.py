@@ -20,6 +20,7 @@ __all__ = (
     "INSTITUTION_COLUMNS",
     "ROOM_COLUMNS",
     "BookableWindow",
+    "ClosureHit",
     "ClosureRow",
     "InstitutionRow",
     "InstitutionValues",
@@ -41,8 +42,10 @@ __all__ = (
     "list_institutions",
     "lock_institution",
     "lock_room",
+    "lock_room_bookings",
     "replace_rules",
     "search_rooms",
+    "slot_holding_bookings_within",
     "update_institution",
     "update_room",
 )
@@ -410,6 +413,40 @@ async def fetch_rules(conn: Conn, room_id: uuid.UUID) -> list[RuleValues]:
 
 
 # --- closures -----------------------------------------------------------------------------------
+
+
+class ClosureHit(msgspec.Struct, frozen=True):
+    """A slot-holding booking a new closure would cover: what its managers may see of it."""
+
+    id: uuid.UUID
+    status: str
+    start: datetime
+    end: datetime
+
+
+async def lock_room_bookings(conn: Conn, room_id: uuid.UUID) -> None:
+    """Take turns with every booking write of the room until the transaction ends: the lock
+    book() takes before its insert, and trigger ``booking_outside_closures`` before any
+    slot-holding write (sql/functions/booking_outside_closures.sql)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(31, hashtext($1::uuid::text))", room_id)
+
+
+async def slot_holding_bookings_within(
+    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime
+) -> list[ClosureHit]:
+    """The room's slot-holding bookings overlapping ``[start, end)``, locked, by start."""
+    rows = await conn.fetch(
+        """
+        SELECT id, status, lower(during) AS start, upper(during) AS "end" FROM bookings
+        WHERE room_id = $1 AND holds_slot AND during && tstzrange($2, $3, '[)')
+        ORDER BY lower(during), id
+        FOR UPDATE
+        """,
+        room_id,
+        start,
+        end,
+    )
+    return [ClosureHit(*r) for r in rows]
 
 
 async def insert_closure(

@@ -13,6 +13,7 @@ from litestar.types import ControllerRouterHandler
 
 from booking.catalogue import availability, closures, institutions, rooms, search, windows
 from booking.deps import AdminUser, CurrentUser, MaybeUser
+from booking.errors import problem_spec
 from booking.http import SECURITY, PageLimit, choice, parse_instant, pool_of, problems
 from schemas.availability import RoomAvailability
 from schemas.catalogue import (
@@ -322,7 +323,21 @@ class ClosureController(Controller):
     @post(
         "/",
         operation_id="createClosure",
-        responses=problems(401, 403, 404, 422),
+        responses={
+            **problems(401, 403, 404, 422),
+            409: problem_spec(
+                "Slot-holding bookings lie in the range (`closure-over-bookings`, listing them "
+                "in `bookings`: id, status, start, end); send `cancel_bookings: true` and a "
+                "`cancellation_reason` to cancel them with the closure",
+                example=(
+                    409,
+                    "closure-over-bookings",
+                    "Bookings in the way",
+                    "1 booking(s) hold a slot in this range. Cancel them with the closure "
+                    "(cancel_bookings: true and a cancellation_reason), or close another range.",
+                ),
+            ),
+        },
         summary="Close the room for a range",
         status_code=HTTP_201_CREATED,
     )
@@ -342,7 +357,17 @@ class ClosureController(Controller):
                             "end": "2026-12-26T00:00:00+09:00",
                             "reason": "바닥 공사",
                         },
-                    )
+                    ),
+                    Example(
+                        summary="cancelling the bookings in the way",
+                        value={
+                            "start": "2026-12-24T00:00:00+09:00",
+                            "end": "2026-12-26T00:00:00+09:00",
+                            "reason": "누수 공사",
+                            "cancel_bookings": True,
+                            "cancellation_reason": "긴급 누수 공사로 시설을 닫습니다.",
+                        },
+                    ),
                 ]
             ),
         ],

@@ -20,7 +20,9 @@ __all__ = (
     "list_failed_jobs",
     "mark_dispatched",
     "mark_failed_job_retried",
+    "mark_processed",
     "outbox_backlog",
+    "redispatch_unprocessed",
     "release_claims",
     "release_stale_claims",
 )
@@ -98,6 +100,29 @@ async def release_stale_claims(conn: Conn, older_than_seconds: float) -> int:
         UPDATE outbox SET claimed_at = NULL
         WHERE dispatched_at IS NULL AND claimed_at IS NOT NULL
           AND claimed_at < now() - make_interval(secs => $1)
+        """,
+        older_than_seconds,
+    )
+    return int(result.split()[-1])
+
+
+async def mark_processed(conn: Conn, outbox_id: int) -> None:
+    """The row's job is done: its notices went out, or its last failure is in failed_jobs."""
+    await conn.execute(
+        "UPDATE outbox SET processed_at = now() WHERE id = $1 AND processed_at IS NULL", outbox_id
+    )
+
+
+async def redispatch_unprocessed(conn: Conn, older_than_seconds: float) -> int:
+    """Rows dispatched long ago whose job never finished (lost inside Redis) go back to the
+    relay, which enqueues them under the same job id; returns how many. A job still queued,
+    running or kept as a result in Redis makes that enqueue a no-op, so this is harmless for
+    rows that were merely slow."""
+    result = await conn.execute(
+        """
+        UPDATE outbox SET dispatched_at = NULL, claimed_at = NULL
+        WHERE dispatched_at IS NOT NULL AND processed_at IS NULL
+          AND dispatched_at < now() - make_interval(secs => $1)
         """,
         older_than_seconds,
     )

@@ -1,7 +1,9 @@
 """The job plumbing the worker runs: outbox claims for the relay, and failed jobs recorded.
 
 ``workers/`` calls these (never the queries): the relay claims a batch, enqueues it, then
-settles it; a job's last failure is recorded for ``python -m booking jobs failed``.
+settles it; the job marks its row processed when done; the sweep gives back stale claims and
+dispatches again the rows whose job was lost inside Redis; a job's last failure is recorded for
+``python -m booking jobs failed``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ import asyncpg
 
 from booking.jobs import queries
 
-__all__ = ("claim_outbox", "record_failed_job", "release_stale_claims", "settle_outbox")
+__all__ = (
+    "claim_outbox",
+    "mark_processed",
+    "record_failed_job",
+    "redispatch_unprocessed",
+    "release_stale_claims",
+    "settle_outbox",
+)
 
 
 async def claim_outbox(pool: asyncpg.Pool, limit: int) -> list[int]:
@@ -32,6 +41,19 @@ async def release_stale_claims(pool: asyncpg.Pool, older_than_seconds: float) ->
     """Rows claimed long ago but never dispatched (a relay died mid-way) go back; how many."""
     async with pool.acquire() as conn:
         return await queries.release_stale_claims(conn, older_than_seconds)
+
+
+async def mark_processed(pool: asyncpg.Pool, outbox_id: int) -> None:
+    """The job of an outbox row finished (sent, or failed for good and recorded)."""
+    async with pool.acquire() as conn:
+        await queries.mark_processed(conn, outbox_id)
+
+
+async def redispatch_unprocessed(pool: asyncpg.Pool, older_than_seconds: float) -> int:
+    """Rows dispatched long ago and never processed (their job was lost inside Redis) go back
+    to the relay, under the same job id; how many."""
+    async with pool.acquire() as conn:
+        return await queries.redispatch_unprocessed(conn, older_than_seconds)
 
 
 async def record_failed_job(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -19,8 +22,12 @@ from booking.settings import Settings
 __all__ = (
     "BookingFacts",
     "MailRefused",
+    "MailUndeliverable",
     "NoticeKind",
     "build_message",
+    "fits_header",
+    "header_text",
+    "mail_address",
     "send_message",
 )
 
@@ -45,6 +52,49 @@ SMTP_TIMEOUT = 5.0  # seconds per SMTP command; well inside the worker's job tim
 
 class MailRefused(Exception):
     """The SMTP server could not be reached or refused the message (the job retries)."""
+
+
+class MailUndeliverable(MailRefused):
+    """This message can never go as it is: the address cannot be written for mail, the server
+    lacks SMTPUTF8 for a non-ASCII local part, or it answered 5xx. Retrying cannot help: the
+    job records it in failed_jobs at once (``jobs retry`` once the cause is fixed)."""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MAX_LOCAL_OCTETS = 64
+_MAX_DOMAIN_OCTETS = 253
+
+
+def fits_header(text: str) -> bool:
+    """Whether ``text`` can be a header's display name as it is (no control characters, no
+    line breaks)."""
+    return _CONTROL.search(text) is None
+
+
+def header_text(text: str) -> str:
+    """Text fit for a header (a display name): control characters, line breaks included,
+    become spaces and runs of spaces one. Headers cannot carry line breaks; the body can, so
+    names and places keep theirs there."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def mail_address(email: str) -> Address:
+    """``email`` as mail carries it: the domain in IDNA (ASCII, ``xn--``), the local part as
+    it is (a non-ASCII one needs a server offering SMTPUTF8). Raises ValueError when no mail
+    can carry it (control characters or spaces, no ``@``, a domain IDNA cannot write, parts
+    too long). The API checks addresses with this at the door; the worker builds with it."""
+    local, at, domain = email.rpartition("@")
+    if not (local and at and domain) or _CONTROL.search(email) or any(c.isspace() for c in email):
+        raise ValueError("expected an e-mail address")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("the domain cannot be written for mail (IDNA)") from None
+    if "." not in ascii_domain.strip("."):
+        raise ValueError("expected an e-mail address")
+    if len(local.encode()) > _MAX_LOCAL_OCTETS or len(ascii_domain) > _MAX_DOMAIN_OCTETS:
+        raise ValueError("the address is too long for mail")
+    return Address(username=local, domain=ascii_domain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +210,21 @@ def build_message(
     invite_method: Literal["REQUEST", "CANCEL"] | None,
 ) -> EmailMessage:
     """One notice. The Message-ID derives from the delivery key, so the (documented) rare
-    resend after a crash carries the same Message-ID and mail clients can collapse it."""
+    resend after a crash carries the same Message-ID and mail clients can collapse it.
+
+    The recipient goes through :func:`mail_address` (IDNA domain; a non-ASCII local part makes
+    a UTF-8 message, sent with SMTPUTF8) and :func:`header_text` (no line break reaches a
+    header). Raises :class:`MailUndeliverable` when the address cannot be written for mail."""
     ko, en = _SUBJECTS[kind]
-    message = EmailMessage()
+    try:
+        to = mail_address(to_email)
+    except ValueError as exc:
+        raise MailUndeliverable(f"address {to_email!r}: {exc}") from None
+    utf8 = not to.username.isascii()
+    message = EmailMessage(policy=policy.default.clone(utf8=True) if utf8 else policy.default)
     message["Subject"] = f"[나눔] {ko} / {en}"
     message["From"] = settings.mail_from
-    message["To"] = formataddr((to_name, to_email))
+    message["To"] = Address(header_text(to_name), to.username, to.domain)
     message["Date"] = format_datetime(datetime.now(UTC))
     domain = settings.mail_from.rpartition("@")[2].rstrip(">") or "nanum.localhost"
     digest = hashlib.sha256(delivery_key.encode()).hexdigest()[:32]
@@ -189,7 +248,8 @@ async def send_message(
 ) -> None:
     """Hand the message to the SMTP server and run ``on_accepted`` the moment it accepted
     (before QUIT, to keep the accepted-but-not-recorded window short); raise MailRefused
-    unless it was accepted."""
+    unless it was accepted: MailUndeliverable when retrying cannot help (no SMTPUTF8 for a
+    non-ASCII address, a 5xx answer)."""
     client = aiosmtplib.SMTP(
         hostname=settings.smtp_host,
         port=settings.smtp_port,
@@ -203,10 +263,23 @@ async def send_message(
         await client.send_message(message)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         client.close()
-        raise MailRefused(f"{type(exc).__name__}: {exc}") from exc
+        error = MailUndeliverable if _permanent(exc) else MailRefused
+        raise error(f"{type(exc).__name__}: {exc}") from exc
     try:
         await on_accepted()
     finally:
         with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
             await client.quit()
         client.close()
+
+
+def _permanent(exc: BaseException) -> bool:
+    """Whether the server's refusal holds for good (RFC 5321: 5xx), or it cannot carry the
+    message at all (no SMTPUTF8); 4xx, timeouts and lost connections are worth a retry."""
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        return True
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return exc.code >= 500
+    return False

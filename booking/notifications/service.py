@@ -21,6 +21,7 @@ from booking.notifications import queries
 from booking.notifications.mail import (
     BookingFacts,
     MailRefused,
+    MailUndeliverable,
     NoticeKind,
     build_message,
     send_message,
@@ -140,17 +141,17 @@ async def deliver(
             invite = await booking_invite(
                 conn, booking.id, notice.invite, settings.base_url, organizer=settings.mail_from
             )
-        message = build_message(
-            settings,
-            kind=notice.kind,
-            delivery_key=key,
-            to_name=notice.name,
-            to_email=notice.email,
-            facts=_facts(booking),
-            invite=invite,
-            invite_method=notice.invite if invite is not None else None,
-        )
         try:
+            message = build_message(
+                settings,
+                kind=notice.kind,
+                delivery_key=key,
+                to_name=notice.name,
+                to_email=notice.email,
+                facts=_facts(booking),
+                invite=invite,
+                invite_method=notice.invite if invite is not None else None,
+            )
             await send_message(settings, message, lambda: queries.mark_delivery_sent(conn, key))
         except MailRefused as exc:
             await queries.mark_delivery_failed(conn, key, str(exc))
@@ -160,7 +161,10 @@ async def deliver(
 
 async def process_outbox_event(pool: asyncpg.Pool, settings: Settings, outbox_id: int) -> int:
     """Send every notice of one outbox row (reading the booking fresh); returns how many were
-    sent now. Raises on the first failure; notices already sent are skipped on the retry."""
+    sent now. Each recipient's message is tried whatever happened to the others; afterwards,
+    if any failed, raises :class:`MailRefused` naming them (the job retries, skipping the keys
+    already sent), or :class:`MailUndeliverable` when every failure is one retrying cannot
+    help (the job records it at once)."""
     async with pool.acquire() as conn:
         event = await queries.outbox_event(conn, outbox_id)
         if event is not None and event.topic == DRAW_TOPIC:
@@ -174,10 +178,22 @@ async def process_outbox_event(pool: asyncpg.Pool, settings: Settings, outbox_id
         if booking.status == "pending":
             managers = await queries.institution_managers(conn, booking.institution_id)
     sent = 0
-    for notice in plan_notices(event.topic, booking, managers):
+    failures: list[tuple[str, Exception]] = []
+    notices = plan_notices(event.topic, booking, managers)
+    for notice in notices:
         key = f"outbox:{outbox_id}:{notice.kind}:{notice.recipient_id}"
-        if await deliver(pool, settings, key=key, notice=notice, booking=booking):
-            sent += 1
+        try:
+            if await deliver(pool, settings, key=key, notice=notice, booking=booking):
+                sent += 1
+        except Exception as exc:  # noqa: BLE001 - one recipient's failure never stops the others
+            log.warning("delivery %s failed: %s: %s", key, type(exc).__name__, exc)
+            failures.append((key, exc))
+    if failures:
+        detail = "; ".join(f"{key}: {type(exc).__name__}: {exc}" for key, exc in failures)
+        summary = f"{len(failures)} of {len(notices)} notices failed ({sent} sent now): {detail}"
+        if all(isinstance(exc, MailUndeliverable) for _, exc in failures):
+            raise MailUndeliverable(summary)
+        raise MailRefused(summary)
     return sent
 
 

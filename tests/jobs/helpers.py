@@ -116,6 +116,7 @@ async def running_worker(
     backoff: float = 0.05,
     relay: bool = True,
     budget: float | None = None,
+    redispatch_after: float | None = None,
 ) -> AsyncIterator[Worker]:
     """The real WorkerSettings in this event loop (relay loop included), stopped when idle."""
     worker = create_worker(
@@ -131,6 +132,11 @@ async def running_worker(
             "retry_backoff_seconds": backoff,
             "relay": relay,
             **({"budget_seconds": budget} if budget is not None else {}),
+            **(
+                {"redispatch_after_seconds": redispatch_after}
+                if redispatch_after is not None
+                else {}
+            ),
         },
     )
     task = asyncio.create_task(worker.async_run())
