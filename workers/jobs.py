@@ -22,6 +22,7 @@ from arq import Retry
 
 from booking.jobs import service as outbox
 from booking.jobs.service import record_failed_job
+from booking.manage import service as manage
 from booking.notifications import service
 from booking.notifications.mail import MailUndeliverable, NoticeKind
 from booking.reservations import lifecycle
@@ -36,6 +37,7 @@ __all__ = (
     "complete_bookings",
     "enqueue_reminders",
     "handle_outbox_event",
+    "refresh_room_use",
     "release_no_shows",
     "runtime",
     "send_reminder",
@@ -140,6 +142,11 @@ async def enqueue_reminders(ctx: dict[str, Any]) -> int:
 async def release_no_shows(ctx: dict[str, Any]) -> int:
     """Cron: unchecked bookings past their grace period become no_show (slot released)."""
     return len(await lifecycle.release_no_shows(runtime(ctx).pool, datetime.now(UTC)))
+
+
+async def refresh_room_use(ctx: dict[str, Any]) -> int:
+    """Cron: this and last month's use figures of every active room (the managers' Use page)."""
+    return await manage.refresh_recent_use(runtime(ctx).pool, datetime.now(UTC))
 
 
 async def complete_bookings(ctx: dict[str, Any]) -> int:

@@ -111,6 +111,7 @@ class WorkerSettings:
         cron(jobs.enqueue_reminders, name="enqueue_reminders", second={0}),
         cron(jobs.release_no_shows, name="release_no_shows", second={5, 35}),
         cron(jobs.complete_bookings, name="complete_bookings", second={15}),
+        cron(jobs.refresh_room_use, name="refresh_room_use", minute={41}, second={0}),
         cron(jobs.clean_idempotency_keys, name="clean_idempotency_keys", minute={17}, second={0}),
         cron(allocation.allocation_tick, name="allocation_tick", second=set(range(0, 60, 5))),
     ]
