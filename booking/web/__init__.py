@@ -26,7 +26,9 @@ from litestar.template.config import TemplateConfig
 
 from booking.errors import Problem
 from booking.settings import Settings
+from booking.web.admin import ADMIN_ROUTES
 from booking.web.assets import IMMUTABLE, AssetStore, load_store
+from booking.web.manager import MANAGER_ROUTES
 from booking.web.pages import SignInRequired, error_page
 from booking.web.routes import ROUTES
 from booking.web.security import PageMiddleware
@@ -89,7 +91,7 @@ class WebFront:
     def route_handlers(self) -> list[Any]:
         pages = Router(
             path="/",
-            route_handlers=ROUTES,
+            route_handlers=[*ROUTES, *MANAGER_ROUTES, *ADMIN_ROUTES],
             request_class=HTMXRequest,
             middleware=[
                 # Pages are compressed on the fly (gzip, level 6: fast enough for 30 ms pages);
