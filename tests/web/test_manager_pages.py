@@ -313,6 +313,13 @@ def test_walk_in_booking_holds_the_slot_like_any_other(browser: Browser, site: S
         expect(page.get_by_role("status")).to_be_visible()
         expect(page.locator(".desk-booking")).to_contain_text("박어르신")
         expect(page.locator(".desk-booking")).to_contain_text("010-1234-5678")
+        # The bookings list exports it as CSV, UTF-8 with a BOM (Excel in Korea reads it).
+        csv = page.request.get(f"{site.url}/manage/{institution}/bookings.csv?room={room}")
+        assert csv.status == 200
+        assert csv.headers["content-type"].startswith("text/csv")
+        body = csv.body()
+        assert body.startswith(b"\xef\xbb\xbf")
+        assert "박어르신" in body.decode("utf-8")
         # The same time again at the desk: the constraint refuses it (alternatives offered).
         page.locator("#f-start").fill("16:00")
         page.locator("#f-end").fill("17:00")
