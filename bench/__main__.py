@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "jobs": "bench.jobs",
     "allocation": "bench.allocation",
     "pages": "bench.pages",
+    "manager_pages": "bench.manager_pages",
 }
 
 

@@ -215,8 +215,8 @@ async def week_closures(
 
 
 # One room-month, in the institution's local time: [first day 00:00, next first day 00:00).
-# Booked: bookings not cancelled or rejected, clipped to the month (a booking is at most a week
-# long, so one reaching into the month starts at most 7 days before it). Counts (bookings,
+# Booked: bookings not cancelled or rejected, clipped to the month (found through the exclusion
+# constraint's GiST index on room and range). Counts (bookings,
 # cancellations, no-shows, by weekday and hour) are of bookings starting in the month.
 _REFRESH = """
     WITH m AS (
@@ -234,9 +234,7 @@ _REFRESH = """
                lower(bk.during) >= m.lo AS starts_here,
                (lower(bk.during) AT TIME ZONE m.tz) AS local_start
         FROM m JOIN bookings bk
-          ON bk.room_id = m.room_id
-         AND lower(bk.during) < m.hi AND lower(bk.during) >= m.lo - interval '7 days'
-         AND upper(bk.during) > m.lo
+          ON bk.room_id = m.room_id AND bk.during && tstzrange(m.lo, m.hi, '[)')
     ),
     used AS (
         SELECT room_id, month,
@@ -248,23 +246,27 @@ _REFRESH = """
                count(*) FILTER (WHERE starts_here AND status = 'no_show') AS no_shows
         FROM b GROUP BY room_id, month
     ),
+    counted AS (
+        SELECT room_id, month, extract(isodow FROM local_start)::int AS weekday,
+               extract(hour FROM local_start)::int AS hour, count(*)::int AS n
+        FROM b WHERE starts_here AND status NOT IN ('cancelled', 'rejected')
+        GROUP BY 1, 2, 3, 4
+    ),
     weekdays AS (
-        SELECT m.room_id, m.month,
-               array_agg((SELECT count(*) FROM b
-                          WHERE b.room_id = m.room_id AND b.month = m.month AND b.starts_here
-                            AND b.status NOT IN ('cancelled', 'rejected')
-                            AND extract(isodow FROM b.local_start) = d)::int ORDER BY d)
-                   AS by_weekday
-        FROM m CROSS JOIN generate_series(1, 7) AS d GROUP BY m.room_id, m.month
+        SELECT m.room_id, m.month, array_agg(coalesce(c.n, 0) ORDER BY d.d) AS by_weekday
+        FROM m CROSS JOIN generate_series(1, 7) AS d(d)
+        LEFT JOIN (SELECT room_id, month, weekday, sum(n)::int AS n FROM counted
+                   GROUP BY 1, 2, 3) c
+          ON c.room_id = m.room_id AND c.month = m.month AND c.weekday = d.d
+        GROUP BY m.room_id, m.month
     ),
     hours AS (
-        SELECT m.room_id, m.month,
-               array_agg((SELECT count(*) FROM b
-                          WHERE b.room_id = m.room_id AND b.month = m.month AND b.starts_here
-                            AND b.status NOT IN ('cancelled', 'rejected')
-                            AND extract(hour FROM b.local_start) = h)::int ORDER BY h)
-                   AS by_hour
-        FROM m CROSS JOIN generate_series(0, 23) AS h GROUP BY m.room_id, m.month
+        SELECT m.room_id, m.month, array_agg(coalesce(c.n, 0) ORDER BY h.h) AS by_hour
+        FROM m CROSS JOIN generate_series(0, 23) AS h(h)
+        LEFT JOIN (SELECT room_id, month, hour, sum(n)::int AS n FROM counted
+                   GROUP BY 1, 2, 3) c
+          ON c.room_id = m.room_id AND c.month = m.month AND c.hour = h.h
+        GROUP BY m.room_id, m.month
     )
     INSERT INTO room_use_monthly AS u (room_id, month, open_hours, booked_hours, bookings,
                                        cancellations, no_shows, by_weekday, by_hour, complete,

@@ -235,6 +235,6 @@ async def refresh_recent_use(pool: asyncpg.Pool, now: datetime) -> int:
         for room_id, tz in rows:
             months = month_starts(now.astimezone(ZoneInfo(tz)).date(), 2)
             pairs.extend((room_id, m) for m in months)
-        for n in range(0, len(pairs), 500):
-            await queries.refresh_room_use(conn, pairs[n : n + 500], now)
+        for n in range(0, len(pairs), 100):
+            await queries.refresh_room_use(conn, pairs[n : n + 100], now)
     return len(pairs)
