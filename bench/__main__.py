@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "allocation": "bench.allocation",
     "pages": "bench.pages",
     "opendata": "bench.opendata",
+    "manager_pages": "bench.manager_pages",
 }
 
 

@@ -162,5 +162,6 @@ async def clean_idempotency_keys(ctx: dict[str, Any]) -> int:
 
 
 async def compute_usage(ctx: dict[str, Any]) -> int:
-    """Cron: the open-data usage figures of the previous and the current month (so far)."""
+    """Cron: the monthly use figures (open data and the managers' Use page) of the previous and
+    the current month (so far), every room."""
     return await refresh_usage(runtime(ctx).pool, datetime.now(UTC))

@@ -16,7 +16,7 @@ from booking.catalogue.rooms import managed_room, visible_room
 from booking.errors import invalid
 from schemas.catalogue import WEEKDAYS, WeeklyWindow, WeeklyWindowIn
 
-__all__ = ("get_rules", "merge_windows", "replace_rules")
+__all__ = ("get_rules", "merge_windows", "preview_rules", "replace_rules")
 
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _DAY_NUMBER = {name: n for n, name in enumerate(WEEKDAYS, start=1)}
@@ -113,6 +113,11 @@ def _validate_windows(windows: list[WeeklyWindowIn]) -> list[RuleValues]:
             )
         )
     return merge_windows(rules)
+
+
+def preview_rules(windows: list[WeeklyWindowIn]) -> list[WeeklyWindow]:
+    """The rules :func:`replace_rules` would store (validated and merged), without storing."""
+    return [_window(r) for r in _validate_windows(windows)]
 
 
 async def replace_rules(

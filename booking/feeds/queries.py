@@ -90,7 +90,9 @@ _SELECT = """
            b.status, b.purpose, b.purpose_public, b.attendees, b.sequence, b.created_at,
            b.updated_at, r.name AS room_name, r.name_en AS room_name_en,
            i.id AS institution_id, i.name AS institution_name, i.address, i.latitude,
-           i.longitude, u.name AS booker_name, u.email AS booker_email
+           i.longitude, coalesce(b.walk_in_name, u.name) AS booker_name,
+           CASE WHEN b.walk_in_name IS NULL THEN u.email ELSE coalesce(b.walk_in_email, u.email)
+           END AS booker_email
     FROM bookings b
     JOIN rooms r ON r.id = b.room_id
     JOIN institutions i ON i.id = r.institution_id

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +10,8 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import default_queue_name
 
 from booking.db import connect
-from booking.jobs import queries
+from booking.db import create_pool as create_db_pool
+from booking.jobs import queries, service
 from booking.settings import Settings
 from schemas.jobs import JobsStatus
 
@@ -42,22 +41,19 @@ async def jobs_failed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
-    conn = await connect(settings.database_url)
+    pool = await create_db_pool(settings)
     try:
-        row = await queries.failed_job(conn, args.id)
-        if row is None:
-            print(f"error: no failed job {args.id}")
-            return 1
         redis = await _arq(settings)
         try:
-            job_id = f"retry:{row.id}:{uuid.uuid4().hex[:8]}"
-            await redis.enqueue_job(row.job_name, *json.loads(row.args), _job_id=job_id)
+            job_id = await service.retry_failed_job(pool, redis, args.id)
         finally:
             await redis.aclose()
-        await queries.mark_failed_job_retried(conn, row.id)
     finally:
-        await conn.close()
-    print(f"failed job {row.id} ({row.job_name}) enqueued again as {job_id}")
+        await pool.close()
+    if job_id is None:
+        print(f"error: no failed job {args.id}")
+        return 1
+    print(f"failed job {args.id} enqueued again as {job_id}")
     return 0
 
 

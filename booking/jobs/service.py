@@ -8,16 +8,23 @@ dispatches again the rows whose job was lost inside Redis; a job's last failure 
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import asyncpg
+from arq.connections import ArqRedis
 
 from booking.jobs import queries
+from booking.jobs.queries import FailedJob
 
 __all__ = (
     "claim_outbox",
+    "failed_jobs",
     "mark_processed",
     "record_failed_job",
     "redispatch_unprocessed",
     "release_stale_claims",
+    "retry_failed_job",
     "settle_outbox",
 )
 
@@ -62,3 +69,21 @@ async def record_failed_job(
     """Store a job's last failure; returns its ``failed_jobs`` id."""
     async with pool.acquire() as conn:
         return await queries.insert_failed_job(conn, job_id, job_name, args_json, error, attempts)
+
+
+async def failed_jobs(pool: asyncpg.Pool, *, include_retried: bool = False) -> list[FailedJob]:
+    async with pool.acquire() as conn:
+        return await queries.list_failed_jobs(conn, include_retried=include_retried)
+
+
+async def retry_failed_job(pool: asyncpg.Pool, arq: ArqRedis, failed_id: int) -> str | None:
+    """Enqueue a failed job again under a new job id and mark it retried; the new job id, or
+    None when there is no such failed job."""
+    async with pool.acquire() as conn:
+        row = await queries.failed_job(conn, failed_id)
+        if row is None:
+            return None
+        job_id = f"retry:{row.id}:{uuid.uuid4().hex[:8]}"
+        await arq.enqueue_job(row.job_name, *json.loads(row.args), _job_id=job_id)
+        await queries.mark_failed_job_retried(conn, row.id)
+    return job_id

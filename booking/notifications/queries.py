@@ -73,8 +73,13 @@ async def notice_booking(conn: Conn, booking_id: uuid.UUID) -> NoticeBooking | N
         """
         SELECT b.id, b.status, b.holds_slot, lower(b.during) AS starts_at,
                upper(b.during) AS ends_at,
-               u.id AS citizen_id, u.email AS citizen_email, u.name AS citizen_name,
-               (u.deleted_at IS NULL AND u.disabled_at IS NULL) AS citizen_active,
+               u.id AS citizen_id,
+               -- A walk-in booking's person is told at the address they gave, if any.
+               CASE WHEN b.walk_in_name IS NULL THEN u.email ELSE coalesce(b.walk_in_email, '')
+               END AS citizen_email,
+               coalesce(b.walk_in_name, u.name) AS citizen_name,
+               CASE WHEN b.walk_in_name IS NULL THEN u.deleted_at IS NULL AND u.disabled_at IS NULL
+                    ELSE b.walk_in_email IS NOT NULL END AS citizen_active,
                r.name AS room_name, r.check_in_grace_minutes,
                i.id AS institution_id, i.name AS institution_name, i.timezone, i.address
         FROM bookings b

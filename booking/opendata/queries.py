@@ -94,52 +94,16 @@ async def export_rooms(conn: Conn, region: str | None, district: str | None) -> 
 # The month of each room in its institution's local time: [first day 00:00, next first 00:00).
 # booked: bookings not cancelled or rejected, clipped to the month (max_minutes is at most a
 # week, so a booking that reaches into the month starts at most 7 days before it).
-_REFRESH = """
-    WITH m AS (
-        SELECT r.id AS room_id,
-               ($1::date)::timestamp AT TIME ZONE i.timezone AS lo,
-               ($1::date + interval '1 month')::timestamp AT TIME ZONE i.timezone AS hi
-        FROM rooms r JOIN institutions i ON i.id = r.institution_id
-    ),
-    used AS (
-        SELECT m.room_id,
-               coalesce(sum(extract(epoch FROM least(upper(b.during), m.hi)
-                                              - greatest(lower(b.during), m.lo)))
-                        FILTER (WHERE b.status NOT IN ('cancelled', 'rejected')), 0) / 3600
-                   AS booked_hours,
-               count(*) FILTER (WHERE lower(b.during) >= m.lo
-                                  AND b.status NOT IN ('cancelled', 'rejected')) AS bookings,
-               count(*) FILTER (WHERE lower(b.during) >= m.lo AND b.status = 'cancelled')
-                   AS cancellations,
-               count(*) FILTER (WHERE lower(b.during) >= m.lo AND b.status = 'no_show')
-                   AS no_shows
-        FROM m LEFT JOIN bookings b
-            ON b.room_id = m.room_id
-           AND lower(b.during) < m.hi AND lower(b.during) >= m.lo - interval '7 days'
-           AND upper(b.during) > m.lo
-        GROUP BY m.room_id
-    )
-    INSERT INTO room_usage_monthly AS u (room_id, month, open_hours, booked_hours, bookings,
-                                         cancellations, no_shows, complete, computed_at)
-    SELECT m.room_id, $1::date,
-           coalesce((SELECT sum(extract(epoch FROM upper(o) - lower(o)))
-                     FROM unnest(room_open_time(m.room_id, tstzrange(m.lo, m.hi, '[)'))) o), 0)
-               / 3600,
-           used.booked_hours, used.bookings, used.cancellations, used.no_shows,
-           $2::timestamptz >= m.hi, $2::timestamptz
-    FROM m JOIN used USING (room_id)
-    ON CONFLICT (month, room_id) DO UPDATE
-    SET open_hours = EXCLUDED.open_hours, booked_hours = EXCLUDED.booked_hours,
-        bookings = EXCLUDED.bookings, cancellations = EXCLUDED.cancellations,
-        no_shows = EXCLUDED.no_shows, complete = EXCLUDED.complete,
-        computed_at = EXCLUDED.computed_at
-"""
-
-
 async def refresh_usage(conn: Conn, month: date, now: datetime) -> int:
-    """Compute every room's figures of ``month`` (its first day) as of ``now``; rows written."""
-    status: str = await conn.execute(_REFRESH, month, now)
-    return int(status.rsplit(" ", 1)[-1])
+    """Compute every room's figures of ``month`` (its first day) as of ``now``; rows written.
+    The figures are defined once, in ``sql/functions/refresh_room_usage.sql``."""
+    written: int = await conn.fetchval(
+        "SELECT refresh_room_usage(array_agg(id), array_fill($1::date, ARRAY[count(*)::int]), $2)"
+        " FROM rooms",
+        month,
+        now,
+    )
+    return written or 0
 
 
 class UsageRow(msgspec.Struct, frozen=True):

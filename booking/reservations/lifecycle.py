@@ -20,7 +20,13 @@ from booking.reservations import queries
 from booking.reservations.queries import transition
 from schemas.jobs import CheckInResult
 
-__all__ = ("CHECK_IN_OPENS_BEFORE", "check_in", "complete_ended_bookings", "release_no_shows")
+__all__ = (
+    "CHECK_IN_OPENS_BEFORE",
+    "check_in",
+    "complete_ended_bookings",
+    "mark_no_show",
+    "release_no_shows",
+)
 
 log = logging.getLogger("booking.reservations")
 
@@ -80,16 +86,23 @@ async def complete_ended_bookings(pool: asyncpg.Pool, now: datetime) -> list[uui
 
 
 async def check_in(
-    pool: asyncpg.Pool, principal: Principal, booking_id: uuid.UUID, now: datetime
+    pool: asyncpg.Pool,
+    principal: Principal,
+    booking_id: uuid.UUID,
+    now: datetime,
+    *,
+    at_desk: bool = False,
 ) -> CheckInResult:
-    """The owner checks in from 15 minutes before the start until the grace period ends."""
+    """The owner checks in from 15 minutes before the start until the grace period ends; at the
+    front desk (``at_desk``) the institution's managers check an arriving person in, in the
+    same window."""
     async with pool.acquire() as conn, conn.transaction():
         row = await queries.booking_for_check_in(conn, booking_id)
         if row is None or (
             row.citizen_id != principal.id and not principal.manages(row.institution_id)
         ):
             raise NotFound("No such booking.")
-        if row.citizen_id != principal.id:
+        if row.citizen_id != principal.id and not at_desk:
             raise Forbidden("Only the citizen who booked can check in.")
         opens = row.starts_at - CHECK_IN_OPENS_BEFORE
         closes = min(row.starts_at + timedelta(minutes=row.check_in_grace_minutes), row.ends_at)
@@ -124,3 +137,37 @@ async def check_in(
             topic="booking.checked_in",
         )
     return CheckInResult(booking_id=booking_id, status="checked_in")
+
+
+async def mark_no_show(
+    pool: asyncpg.Pool, principal: Principal, booking_id: uuid.UUID, now: datetime
+) -> None:
+    """The front desk marks a confirmed booking that has started without its person as a
+    no-show (the slot is released, the citizen told); before the start it is refused."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await queries.booking_for_check_in(conn, booking_id)
+        if row is None or not principal.manages(row.institution_id):
+            raise NotFound("No such booking.")
+        if row.status != "confirmed":
+            raise Conflict(
+                f"A {row.status} booking cannot be marked as a no-show.",
+                code="illegal-transition",
+                title="Not possible in this status",
+                extra={"current_status": row.status},
+            )
+        if now < row.starts_at:
+            raise Conflict(
+                "A booking can be marked as a no-show once it has started.",
+                code="no-show-too-early",
+                title="Not started yet",
+                extra={"current_status": row.status},
+            )
+        await transition(
+            conn,
+            booking_id,
+            "no_show",
+            from_statuses=("confirmed",),
+            actor_id=principal.id,
+            reason="marked at the front desk",
+            topic="booking.no_show",
+        )

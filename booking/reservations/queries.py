@@ -23,6 +23,7 @@ __all__ = (
     "CheckInRow",
     "ConflictRow",
     "book",
+    "book_walk_in",
     "booking_for_check_in",
     "conflict",
     "delete_expired_idempotency_keys",
@@ -175,7 +176,7 @@ async def fetch_booking(conn: Conn, booking_id: uuid.UUID) -> BookingRow | None:
     """A booking with its institution and the citizen's name (for managers)."""
     row = await conn.fetchrow(
         f"""
-        SELECT {BOOKING_COLUMNS}, u.name AS citizen_name
+        SELECT {BOOKING_COLUMNS}, coalesce(b.walk_in_name, u.name) AS citizen_name
         FROM {_BOOKING_FROM} JOIN users u ON u.id = b.citizen_id
         WHERE b.id = $1
         """,  # noqa: S608 - only constant SQL fragments are interpolated
@@ -188,7 +189,7 @@ async def lock_booking(conn: Conn, booking_id: uuid.UUID) -> BookingRow | None:
     """Like :func:`fetch_booking`, holding the booking's row lock until the transaction ends."""
     row = await conn.fetchrow(
         f"""
-        SELECT {BOOKING_COLUMNS}, u.name AS citizen_name
+        SELECT {BOOKING_COLUMNS}, coalesce(b.walk_in_name, u.name) AS citizen_name
         FROM {_BOOKING_FROM} JOIN users u ON u.id = b.citizen_id
         WHERE b.id = $1
         FOR UPDATE OF b
@@ -285,7 +286,7 @@ async def list_institution_bookings(
     """The institution's bookings by start time (with the citizen's name), keyset-paginated."""
     rows = await conn.fetch(
         f"""
-        SELECT {BOOKING_COLUMNS}, u.name AS citizen_name
+        SELECT {BOOKING_COLUMNS}, coalesce(b.walk_in_name, u.name) AS citizen_name
         FROM {_BOOKING_FROM} JOIN users u ON u.id = b.citizen_id
         WHERE r.institution_id = $1
           AND ($2::text IS NULL OR b.status = $2)
@@ -371,3 +372,32 @@ async def booking_for_check_in(conn: Conn, booking_id: uuid.UUID) -> CheckInRow 
         booking_id,
     )
     return None if row is None else CheckInRow(*row)
+
+
+async def book_walk_in(
+    conn: Conn,
+    *,
+    desk_id: uuid.UUID,
+    room_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    attendees: int,
+    purpose: str,
+    name: str,
+    phone: str,
+    email: str | None,
+) -> uuid.UUID:
+    """A walk-in booking in one statement (``book_walk_in()``); its id."""
+    booking_id: uuid.UUID = await conn.fetchval(
+        "SELECT book_walk_in($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        desk_id,
+        room_id,
+        start,
+        end,
+        attendees,
+        purpose,
+        name,
+        phone,
+        email,
+    )
+    return booking_id

@@ -26,8 +26,10 @@ from litestar.template.config import TemplateConfig
 
 from booking.errors import Problem
 from booking.settings import Settings
+from booking.web.admin import ADMIN_ROUTES
 from booking.web.allocation import ROUTES as ALLOCATION_ROUTES
 from booking.web.assets import IMMUTABLE, AssetStore, load_store
+from booking.web.manager import MANAGER_ROUTES
 from booking.web.pages import SignInRequired, error_page
 from booking.web.routes import ROUTES
 from booking.web.security import PageMiddleware
@@ -90,7 +92,7 @@ class WebFront:
     def route_handlers(self) -> list[Any]:
         pages = Router(
             path="/",
-            route_handlers=[*ROUTES, *ALLOCATION_ROUTES],
+            route_handlers=[*ROUTES, *ALLOCATION_ROUTES, *MANAGER_ROUTES, *ADMIN_ROUTES],
             request_class=HTMXRequest,
             middleware=[
                 # Pages are compressed on the fly (gzip, level 6: fast enough for 30 ms pages);

@@ -212,7 +212,16 @@ def shoot(axe: Axe) -> Callable[[Page, str], None]:
         for width in (360, 1280):
             page.set_viewport_size({"width": width, "height": 900})
             overflow = page.evaluate("() => document.documentElement.scrollWidth")
-            assert overflow <= width, f"{name} scrolls sideways at {width} px ({overflow} px)"
+            if overflow > width:
+                widest = page.evaluate(
+                    """(w) => [...document.querySelectorAll('body *')]
+                        .filter(e => e.getBoundingClientRect().right > w)
+                        .slice(-3).map(e => e.tagName + '.' + e.className)""",
+                    width,
+                )
+                raise AssertionError(
+                    f"{name} scrolls sideways at {width} px ({overflow} px): {widest}"
+                )
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
         page.set_viewport_size(size)
 

@@ -1,0 +1,1 @@
+"""The manager's desk: what the manager pages read about one institution."""
