@@ -358,6 +358,10 @@ def is_outage(exc: BaseException) -> bool:
     acquire or command timed out, server shutting down or starting), not a faulty request."""
     if isinstance(exc, asyncpg.PostgresError):
         return (exc.sqlstate or "").startswith(_OUTAGE_SQLSTATE_PREFIXES)
+    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
+        return True  # the server went away in the middle of the operation
+    if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
+        return True
     if isinstance(exc, TimeoutError):
         return True
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
@@ -421,6 +425,7 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     ValidationException: _handle_validation,
     HTTPException: _handle_http,
     asyncpg.PostgresError: _handle_postgres,
+    asyncpg.InterfaceError: _handle_os_level,
     OSError: _handle_os_level,
     TimeoutError: _handle_os_level,
     redis.exceptions.ConnectionError: _handle_os_level,

@@ -25,7 +25,7 @@ from tests.hardening.api import (
 BODY_OPERATIONS = [op for op in operations() if op.body is not None]
 QUERY_PARAMETERS = [(op, name) for op in operations() for name in op.query]
 CONTROL = ["a\x00b", "a\x07b", "a\x1bb", "a\x7fb"]
-MULTILINE_FIELDS = {"purpose", "reason", "note"}
+MULTILINE_FIELDS = {"purpose", "reason", "note", "cancellation_reason"}
 
 
 def _string_fields(op: Operation) -> list[str]:

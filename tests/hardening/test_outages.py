@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 import redis.exceptions
 from litestar import Litestar, get
@@ -64,6 +65,10 @@ async def test_a_postgres_outage_answers_503_with_retry_after_and_is_logged_once
         redis.exceptions.TimeoutError("Timeout reading from socket"),
         ConnectionRefusedError(111, "Connect call failed"),
         TimeoutError(),
+        asyncpg.exceptions.ConnectionDoesNotExistError(
+            "connection was closed in the middle of operation"
+        ),
+        asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
     ],
     ids=lambda e: type(e).__name__,
 )

@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 
 from booking.app import create_app
 from booking.notifications.smtp_sink import RecordingHandler
+from booking.romanize import english_name
 from booking.settings import Settings
 from tests.conftest import REDIS_URL, _admin, database_url_for, make_settings
 from tests.factories import create_institution, create_room, set_weekly_rules
@@ -245,6 +246,11 @@ def seoul(day: date, hour: int, minute: int = 0) -> datetime:
 class SeededRoom:
     id: uuid.UUID
     name: str
+
+    def shown(self, lang: str) -> str:
+        """The room's name as the pages show it: in English, the English name the services
+        answer (romanized, since the seeded room has none)."""
+        return self.name if lang == "ko" else english_name(None, self.name)[0]
 
 
 def seed_room(site: Site, name: str | None = None, **kwargs: Any) -> SeededRoom:

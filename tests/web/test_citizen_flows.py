@@ -103,20 +103,22 @@ def _journey(
     ).fill(room.name)
     page.get_by_role("button", name=t["search"], exact=True).click()
     page.wait_for_load_state()
-    expect(page.get_by_role("link", name=room.name, exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=room.shown(lang), exact=True)).to_be_visible()
     check("find-results")
-    page.get_by_role("link", name=room.name, exact=True).click()
+    page.get_by_role("link", name=room.shown(lang), exact=True).click()
     page.wait_for_load_state()
-    expect(page.get_by_role("heading", level=1)).to_have_text(room.name)
+    expect(page.get_by_role("heading", level=1)).to_have_text(room.shown(lang))
 
     # The week view starts this week; go forward until the Saturday is shown.
     for _ in range(2):
         if (
-            page.get_by_role("link", name=f"{room.name} 10:00–11:00 {t['slot_suffix']}").count()
+            page.get_by_role(
+                "link", name=f"{room.shown(lang)} 10:00–11:00 {t['slot_suffix']}"
+            ).count()
             >= 1
         ):
             break
-    slot_name = f"{room.name} 10:00–11:00 {t['slot_suffix']}"
+    slot_name = f"{room.shown(lang)} 10:00–11:00 {t['slot_suffix']}"
     saturday_param = quote(f"{saturday.isoformat()}T10:00:00+09:00", safe="")
     page.goto(f"{site.url}/rooms/{room.id}?week={saturday.isoformat()}")
     check("room")
@@ -155,17 +157,22 @@ def _journey(
     # My bookings lists it.
     page.get_by_role("link", name=t["my"], exact=True).first.click()
     page.wait_for_load_state()
-    expect(page.get_by_role("link", name=room.name)).to_be_visible()
+    expect(page.get_by_role("link", name=room.shown(lang))).to_be_visible()
     check("my-bookings")
 
     # Reschedule: pick 15:00 on the room's week view, keep the length.
     page.goto(booking_url)
     page.get_by_role("link", name=t["change"]).click()
     page.wait_for_load_state()
-    if page.get_by_role("link", name=f"{room.name} 15:00–16:00 {t['move_suffix']}").count() == 0:
+    if (
+        page.get_by_role("link", name=f"{room.shown(lang)} 15:00–16:00 {t['move_suffix']}").count()
+        == 0
+    ):
         page.goto(page.url + f"&week={saturday.isoformat()}")
     check("room-reschedule")
-    page.get_by_role("link", name=f"{room.name} 15:00–16:00 {t['move_suffix']}").first.click()
+    page.get_by_role(
+        "link", name=f"{room.shown(lang)} 15:00–16:00 {t['move_suffix']}"
+    ).first.click()
     page.wait_for_load_state()
     check("reschedule")
     page.get_by_role("button", name=t["move"]).click()

@@ -358,7 +358,9 @@ def test_a_citizen_joins_and_leaves_a_taken_slots_waitlist_from_the_week_view(
     with opened(browser, lang) as page:
         sign_up(page, site, lang)
         page.goto(f"{site.url}/rooms/{room.id}?week={day.isoformat()}")
-        page.get_by_role("link", name=re.compile(f"{text['join']} {room.name} 10:00")).click()
+        page.get_by_role(
+            "link", name=re.compile(f"{text['join']} {re.escape(room.shown(lang))} 10:00")
+        ).click()
         shoot(page, f"lottery-join-waitlist-{lang}")
         page.locator("main").get_by_role("button", name=text["join"]).click()
         expect(page.locator(".notice-success")).to_contain_text(text["waiting"])
