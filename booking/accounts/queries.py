@@ -105,13 +105,21 @@ async def fetch_credentials(conn: Conn, email: str) -> CredentialsRow | None:
 
 
 async def insert_user(
-    conn: Conn, *, email: str, password_hash: str, name: str, phone: str | None, role: str
+    conn: Conn,
+    *,
+    email: str,
+    password_hash: str,
+    name: str,
+    phone: str | None,
+    role: str,
+    verified: bool,
 ) -> AccountRow:
-    """A new account; a duplicate e-mail raises the unique violation of ``users_email_key``."""
+    """A new account (its e-mail verified now, or not yet); a duplicate e-mail raises the
+    unique violation of ``users_email_key``."""
     row = await conn.fetchrow(
         """
-        INSERT INTO users (email, password_hash, name, phone, role)
-        VALUES ($1, $2, $3, $4, $5)
+        INSERT INTO users (email, password_hash, name, phone, role, email_verified_at)
+        VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() END)
         RETURNING id, email, name, phone, role, created_at, '{}'::uuid[] AS institutions
         """,
         email,
@@ -119,6 +127,7 @@ async def insert_user(
         name,
         phone,
         role,
+        verified,
     )
     assert row is not None
     return AccountRow(*row)
@@ -204,10 +213,12 @@ async def remove_manager(conn: Conn, institution_id: uuid.UUID, user_id: uuid.UU
 async def insert_user_if_missing(
     conn: Conn, *, email: str, password_hash: str, name: str, role: str
 ) -> None:
-    """Create the account unless one with this e-mail exists (used by the demo data)."""
+    """Create the account (e-mail verified) unless one with this e-mail exists (used by the
+    demo data)."""
     await conn.execute(
         """
-        INSERT INTO users (email, password_hash, name, role) VALUES ($1, $2, $3, $4)
+        INSERT INTO users (email, password_hash, name, role, email_verified_at)
+        VALUES ($1, $2, $3, $4, now())
         ON CONFLICT (email) DO NOTHING
         """,
         email,

@@ -99,14 +99,21 @@ async def create_account(
     name: str,
     role: str = "citizen",
     phone: str | None = None,
+    verified: bool = True,
 ) -> Profile:
     """Validate, hash (off the event loop) and insert. A duplicate e-mail raises
-    ``asyncpg.UniqueViolationError`` on ``users_email_key``, which the error map turns into
-    the neutral ``registration-refused``."""
+    ``asyncpg.UniqueViolationError`` on ``users_email_key``. Accounts made by an operator
+    (``users create``) are verified; self-registered ones pass ``verified=False``."""
     email, name = _checked_fields(email, password, name, role)
     password_hash = await asyncio.to_thread(hash_password, password)
     row = await queries.insert_user(
-        conn, email=email, password_hash=password_hash, name=name, phone=phone, role=role
+        conn,
+        email=email,
+        password_hash=password_hash,
+        name=name,
+        phone=phone,
+        role=role,
+        verified=verified,
     )
     return _profile(row)
 
@@ -115,7 +122,12 @@ async def register(pool: asyncpg.Pool, data: Registration) -> Profile:
     """A new citizen. Role and status are not part of the request (mass assignment)."""
     async with pool.acquire() as conn:
         return await create_account(
-            conn, email=data.email, password=data.password, name=data.name, phone=data.phone
+            conn,
+            email=data.email,
+            password=data.password,
+            name=data.name,
+            phone=data.phone,
+            verified=False,
         )
 
 
