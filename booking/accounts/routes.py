@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from litestar.types import ControllerRouterHandler
 
 from booking.accounts import service
-from booking.accounts.ratelimit import client_address
+from booking.client_address import client_address
 from booking.deps import AdminUser, CurrentUser
 from booking.errors import problem_spec
 from booking.http import SECURITY, pool_of, redis_of, settings_of
@@ -122,7 +122,7 @@ class AuthController(Controller):
             redis_of(request),
             settings_of(request),
             data,
-            client_address(request.scope),
+            client_address(request.scope, settings_of(request)),
         )
 
 

@@ -19,6 +19,7 @@ from booking.catalogue import rooms as catalogue_rooms
 from booking.catalogue import search as catalogue_search
 from booking.catalogue import windows as catalogue_windows
 from booking.catalogue.institutions import SEOUL as SEOUL_REGION
+from booking.client_address import client_address
 from booking.errors import Problem
 from booking.feeds import service as feeds
 from booking.reservations import lifecycle
@@ -180,7 +181,7 @@ class AccountController(Controller):
             errors.add("password", i18n.gettext(N_("Enter your password.")))
         if not errors:
             state = request.app.state
-            address = request.client.host if request.client else "unknown"
+            address = client_address(request.scope, state.settings)
             try:
                 token = await accounts.login(
                     state.pool,
