@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.testing import AsyncTestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
@@ -133,10 +134,10 @@ class _Peer:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             peer = dict(scope["headers"]).get(b"x-test-peer")
             if peer is not None:
-                scope = {**scope, "client": (peer.decode(), 40000)}  # type: ignore[typeddict-item]
+                scope["client"] = (peer.decode(), 40000)
         await self.app(scope, receive, send)
 
 
