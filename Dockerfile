@@ -57,5 +57,6 @@ RUN python -m compileall -q booking schemas workers
 USER nanum
 EXPOSE 8000
 # Shell form only to expand BOOKING_WEB_CONCURRENCY; exec makes uvicorn PID 1 (gets SIGTERM).
-# Behind a proxy, set FORWARDED_ALLOW_IPS (read by uvicorn) to the proxy's address.
-CMD ["sh", "-c", "exec uvicorn booking.app:create_app --factory --host 0.0.0.0 --port 8000 --workers \"${BOOKING_WEB_CONCURRENCY:-2}\" --loop uvloop --http httptools --no-access-log"]
+# The app decides the client address itself: behind a proxy, set BOOKING_TRUSTED_PROXIES to its
+# address; uvicorn must not rewrite the peer from X-Forwarded-For (--no-proxy-headers).
+CMD ["sh", "-c", "exec uvicorn booking.app:create_app --factory --host 0.0.0.0 --port 8000 --workers \"${BOOKING_WEB_CONCURRENCY:-2}\" --loop uvloop --http httptools --no-access-log --no-proxy-headers"]

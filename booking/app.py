@@ -103,5 +103,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             wrap_rate_limit(app.asgi_handler, settings, lambda: app.state.get("redis"))
         ),
         enabled=settings.access_log,
+        settings=settings,
     )
     return app

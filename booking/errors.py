@@ -145,6 +145,7 @@ SQL_REFUSALS: dict[str, tuple[int, str, str, str | None]] = {
     "NBTRN": (409, "illegal-transition", "Not possible in this status", "current_status"),
     "NBSUS": (403, "booking-suspended", "Booking suspended", "suspended_until"),
     "NBRND": (409, "round-locked", "Round locked", "rule"),
+    "NBUNV": (403, "email-unverified", "E-mail address not verified", None),
 }
 # lock_timeout: only book() sets one, around the Idempotency-Key claim.
 _LOCK_TIMEOUT = "55P03"

@@ -14,6 +14,9 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from booking.client_address import client_address
+from booking.settings import Settings
+
 __all__ = (
     "JsonFormatter",
     "RequestLogMiddleware",
@@ -96,9 +99,12 @@ def configure_logging(level: str) -> None:
 class RequestLogMiddleware:
     """Assigns a request id (or keeps a sane incoming X-Request-ID), echoes it, logs one line."""
 
-    def __init__(self, app: ASGIApp, *, enabled: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, *, enabled: bool = True, settings: Settings | None = None
+    ) -> None:
         self.app = app
         self.enabled = enabled
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -138,5 +144,10 @@ class RequestLogMiddleware:
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 2),
                         "request_id": request_id,
+                        "client": (
+                            client_address(scope, self.settings)
+                            if self.settings is not None
+                            else None
+                        ),
                     },
                 )

@@ -73,9 +73,6 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str]]]] = {
     ("rescheduleBooking", "200"): _to(_BOOKING, "booking_id", "/id"),
     ("listMyBookings", "200"): _to(_BOOKING, "booking_id", "/items/0/id"),
     ("listInstitutionBookings", "200"): _to(_BOOKING, "booking_id", "/items/0/id"),
-    ("register", "201"): {
-        "removeManager": ("removeManager", {"user_id": "$response.body#/id"}),
-    },
     ("appointManager", "201"): {
         "removeManager": (
             "removeManager",

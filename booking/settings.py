@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from booking.client_address import parse_networks
+
 __all__ = ("REPO_ROOT", "ConfigError", "Settings", "load_settings")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -57,9 +59,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=
     token_issuer: str = "nanum"
     """Issuer claim put on and required of access tokens."""
     login_max_failures: Positive = 5
-    """Failed logins per account and per client address allowed within the window."""
+    """Failed logins of one account from one client address before that pair is locked out
+    (then each further failure doubles the lockout, from 60 s up to the window)."""
     login_failure_window_seconds: Positive = 900
-    """Window of the login throttle, in seconds."""
+    """Window of the login throttle's counters, and the longest lockout, in seconds."""
+    login_address_max_failures: Positive = 20
+    """Failed logins from one client address (any accounts) allowed within the window."""
+    login_account_max_failures: Positive = 50
+    """Failed logins of one account (from all addresses) within the window after which only
+    addresses with a good history (a sign-in to this account in the last 90 days) may sign in."""
+    trusted_proxies: str = ""
+    """Comma-separated IPs/CIDRs of reverse proxies whose ``X-Forwarded-For`` is believed
+    (empty: none; the connection's peer is the client)."""
     write_rate_limit_per_minute: Positive = 120
     """Write requests (POST/PUT/PATCH/DELETE) one user or address may make per minute."""
     smtp_host: str = "127.0.0.1"
@@ -125,6 +136,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         settings = msgspec.structs.replace(settings, secret_key=secret)
     elif len(settings.secret_key) < 32:
         raise ConfigError(f"{PREFIX}SECRET_KEY: expected at least 32 characters")
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {exc}") from None
     if settings.metrics_token and len(settings.metrics_token) < 16:
         raise ConfigError(f"{PREFIX}METRICS_TOKEN: expected at least 16 characters")
     return settings

@@ -12,8 +12,12 @@ from schemas.common import LocalDatetime, Strict, UtcDatetime
 __all__ = (
     "AccessToken",
     "AppointManager",
+    "CheckYourEmail",
     "Credentials",
+    "EmailToken",
     "ManagerAppointment",
+    "NewPasswordByToken",
+    "PasswordResetRequest",
     "Profile",
     "Registration",
     "Role",
@@ -65,6 +69,39 @@ class Registration(Strict):
     phone: Phone | None = None
 
 
+EmailTokenText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=20,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The token from the link in the e-mail",
+        examples=["q3V0c2lkZS10aGUtbWFpbC1saW5rLWV4YW1wbGU"],
+    ),
+]
+
+
+class CheckYourEmail(msgspec.Struct, kw_only=True):
+    """The same answer whether or not an account exists for the address: what happens next is
+    said only in the e-mail, to the address's owner."""
+
+    status: Literal["check-your-email"] = "check-your-email"
+    detail: str
+
+
+class EmailToken(Strict):
+    token: EmailTokenText
+
+
+class PasswordResetRequest(Strict):
+    email: Email
+
+
+class NewPasswordByToken(Strict):
+    token: EmailTokenText
+    password: NewPassword
+
+
 class Credentials(Strict):
     email: Email
     password: Password
@@ -85,6 +122,8 @@ class Profile(msgspec.Struct, kw_only=True):
     name: str
     phone: str | None
     role: Role
+    email_verified: bool
+    """Whether the owner opened the verification link (needed before booking)."""
     institutions: list[uuid.UUID]
     """Institutions the user was appointed to manage (empty for citizens)."""
     created_at: UtcDatetime

@@ -121,7 +121,7 @@ mkdir -p "$MAIL_DIR"
 start smtp-sink "$PY" -m booking smtp-sink
 start worker "$PY" -m workers
 start api "$VENV/bin/uvicorn" booking.app:create_app --factory --host 127.0.0.1 --port "$PORT" \
-  --loop uvloop --http httptools --no-access-log
+  --loop uvloop --http httptools --no-access-log --no-proxy-headers
 
 # Wait for the API, with Python's urllib (curl may be missing); no proxy for loopback.
 api_healthy() {

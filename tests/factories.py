@@ -48,17 +48,21 @@ async def create_user(
     email: str | None = None,
     name: str = "홍길동",
     password: str = "correct horse battery",
+    verified: bool = True,
 ) -> User:
+    """An account; verified (it may book) unless ``verified=False``."""
     email = email or f"user-{secrets.token_hex(4)}@example.org"
     # argon2 is deliberately slow; hash each distinct password once per test session.
     if password not in _FAST_HASH:
         _FAST_HASH[password] = hash_password(password)
     user_id: uuid.UUID = await db.fetchval(
-        "INSERT INTO users (email, password_hash, name, role) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO users (email, password_hash, name, role, email_verified_at)"
+        " VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END) RETURNING id",
         email.lower(),
         _FAST_HASH[password],
         name,
         role,
+        verified,
     )
     return User(user_id, email.lower(), password, role, issue_token(settings, user_id, role))
 

@@ -7,11 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from booking.accounts.service import create_account
 from booking.db import connect
-from booking.errors import Invalid
+from booking.errors import Conflict, Invalid
 from booking.settings import Settings
 
 __all__ = ("register",)
@@ -28,7 +26,7 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     except Invalid as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 1
-    except asyncpg.UniqueViolationError:
+    except Conflict:
         print(f"error: a user with e-mail {email.strip().lower()} already exists", file=sys.stderr)
         return 1
     finally:

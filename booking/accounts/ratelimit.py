@@ -1,7 +1,8 @@
 """Abuse limits backed by Redis, so they hold across API processes.
 
-- :class:`LoginThrottle`: failed sign-ins per account and per client address within
-  ``login_failure_window_seconds``; past ``login_max_failures`` every attempt answers 429.
+- :class:`LoginThrottle`: failed sign-ins per (account, address) with a lockout that grows
+  with every failure, per address, and per account with a ceiling that still lets the owner's
+  usual addresses in: nobody can lock another person out.
 - :class:`WriteRateLimitMiddleware` (:func:`wrap_rate_limit`): POST/PUT/PATCH/DELETE per user
   (from the token's claims, no database lookup) or per client address, a fixed one-minute
   window, one Redis round trip per request (concurrent requests share one pipeline). If Redis
@@ -27,6 +28,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from booking.accounts.security import bearer_token, decode_token
+from booking.client_address import client_address
 from booking.errors import Problem, problem_response
 from booking.settings import Settings
 
@@ -34,7 +36,6 @@ __all__ = (
     "LoginThrottle",
     "TooManyRequests",
     "WriteRateLimitMiddleware",
-    "client_address",
     "wrap_rate_limit",
 )
 
@@ -70,13 +71,6 @@ class TooManyRequests(Problem):
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
 
 
-def client_address(scope: Scope) -> str:
-    """The peer address of the connection (a proxy in front must pass the real one through
-    uvicorn's ``--proxy-headers``/``--forwarded-allow-ips``)."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
-
-
 async def _count(redis: Redis, key: str, window_seconds: int) -> tuple[int, int]:
     """Increment a windowed counter in one round trip; (count, seconds left in the window)."""
     try:
@@ -88,57 +82,114 @@ async def _count(redis: Redis, key: str, window_seconds: int) -> tuple[int, int]
     return int(count), int(ttl)
 
 
+_PAIR_MEMORY_SECONDS = 24 * 3600  # how long a (account, address) pair's failures count
+_FIRST_LOCKOUT_SECONDS = 60
+_KNOWN_ADDRESS_SECONDS = 90 * 24 * 3600  # a sign-in makes the address "good" this long
+
+
 class LoginThrottle:
-    """Failed sign-ins counted per account and per client address, in Redis."""
+    """Failed sign-ins, counted in Redis so that nobody can lock another person out.
+
+    - **(account, address)**: ``login_max_failures`` failures are free; each further one locks
+      this pair out for 60 s, doubling per failure, capped at ``login_failure_window_seconds``
+      (the failures are remembered for 24 h; a correct password clears them). An attacker is
+      slowed down on the victim from their own address; the victim's address is untouched.
+    - **address** (any accounts): ``login_address_max_failures`` failures in the window lock
+      that address out until the window ends (one address guessing many accounts).
+    - **account** (all addresses): past ``login_account_max_failures`` in the window (guessing
+      spread over many addresses), only addresses that signed in to this account within the
+      last 90 days may try; everyone else gets 429. The owner's usual address never does.
+
+    If Redis does not answer the throttle fails open (a warning is logged): sign-in keeps
+    working, unthrottled, until it is back.
+    """
 
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.max_failures = settings.login_max_failures
+        self.address_max = settings.login_address_max_failures
+        self.account_max = settings.login_account_max_failures
         self.window = settings.login_failure_window_seconds
 
     @staticmethod
-    def _keys(email: str, address: str) -> tuple[str, str]:
+    def _keys(email: str, address: str) -> dict[str, str]:
         # The e-mail is hashed so that Redis never holds a list of addresses people tried.
         account = hashlib.sha256(email.encode()).hexdigest()[:32]
-        return f"{_KEY_PREFIX}login:account:{account}", f"{_KEY_PREFIX}login:address:{address}"
+        where = hashlib.sha256(address.encode()).hexdigest()[:32]
+        base = f"{_KEY_PREFIX}login:"
+        return {
+            "pair": f"{base}pair:{account}:{where}",
+            "lock": f"{base}lock:{account}:{where}",
+            "address": f"{base}address:{where}",
+            "account": f"{base}account:{account}",
+            "known": f"{base}known:{account}:{where}",
+        }
+
+    def _lockout(self, failures: int) -> int:
+        """Seconds a pair is locked out after its ``failures``-th failure (0: not locked)."""
+        beyond = failures - self.max_failures
+        if beyond < 0:
+            return 0
+        return min(self.window, _FIRST_LOCKOUT_SECONDS << min(beyond, 20))
 
     async def check(self, email: str, address: str) -> None:
-        """Raise :class:`TooManyRequests` while the account or the address is throttled."""
+        """Raise :class:`TooManyRequests` while this attempt may not be made."""
         keys = self._keys(email, address)
         try:
             async with asyncio.timeout(_REDIS_TIMEOUT_SECONDS):
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    for key in keys:
-                        pipe.get(key)
-                        pipe.ttl(key)
-                    values = await pipe.execute()
+                    pipe.ttl(keys["lock"])
+                    pipe.get(keys["address"])
+                    pipe.ttl(keys["address"])
+                    pipe.get(keys["account"])
+                    pipe.ttl(keys["account"])
+                    pipe.exists(keys["known"])
+                    (
+                        lock_ttl,
+                        by_address,
+                        address_ttl,
+                        by_account,
+                        account_ttl,
+                        known,
+                    ) = await pipe.execute()
         except _REDIS_FAILURES as exc:
             log.warning("login throttle unavailable, not enforced: %s", type(exc).__name__)
             return
-        waits = [
-            int(ttl)
-            for count, ttl in zip(values[0::2], values[1::2], strict=True)
-            if count is not None and int(count) >= self.max_failures
-        ]
+        waits: list[int] = []
+        if int(lock_ttl) > 0:
+            waits.append(int(lock_ttl))
+        if by_address is not None and int(by_address) >= self.address_max:
+            waits.append(int(address_ttl))
+        if by_account is not None and int(by_account) >= self.account_max and not int(known):
+            waits.append(int(account_ttl))
         if waits:
             raise TooManyRequests(
                 "Too many failed sign-in attempts. Try again later.", retry_after=max(waits)
             )
 
     async def record_failure(self, email: str, address: str) -> None:
+        keys = self._keys(email, address)
         try:
             async with asyncio.timeout(_REDIS_TIMEOUT_SECONDS):
-                for key in self._keys(email, address):
-                    await _count(self.redis, key, self.window)
+                failures, _ = await _count(self.redis, keys["pair"], _PAIR_MEMORY_SECONDS)
+                await _count(self.redis, keys["address"], self.window)
+                await _count(self.redis, keys["account"], self.window)
+                lockout = self._lockout(failures)
+                if lockout:
+                    await self.redis.set(keys["lock"], "1", ex=lockout)
         except _REDIS_FAILURES as exc:
             log.warning("login throttle unavailable, failure not counted: %s", type(exc).__name__)
 
     async def record_success(self, email: str, address: str) -> None:
-        """A correct password clears the account's count (not the address's)."""
-        account_key, _ = self._keys(email, address)
+        """A correct password clears this pair's failures (not the address's or the account's)
+        and makes the address a good one for this account."""
+        keys = self._keys(email, address)
         try:
             async with asyncio.timeout(_REDIS_TIMEOUT_SECONDS):
-                await self.redis.delete(account_key)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.delete(keys["pair"], keys["lock"])
+                    pipe.set(keys["known"], "1", ex=_KNOWN_ADDRESS_SECONDS)
+                    await pipe.execute()
         except _REDIS_FAILURES as exc:
             log.warning("login throttle unavailable: %s", type(exc).__name__)
 
@@ -226,7 +277,7 @@ class WriteRateLimitMiddleware:
         claims = decode_token(self.settings, token) if token else None
         if claims is not None:
             return f"user:{claims.user_id}"
-        return f"address:{client_address(scope)}"
+        return f"address:{client_address(scope, self.settings)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (

@@ -7,20 +7,30 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_201_CREATED,
+    HTTP_202_ACCEPTED,
+    HTTP_204_NO_CONTENT,
+)
 from litestar.types import ControllerRouterHandler
 
 from booking.accounts import service
-from booking.accounts.ratelimit import client_address
+from booking.client_address import client_address
 from booking.deps import AdminUser, CurrentUser
 from booking.errors import problem_spec
 from booking.http import SECURITY, pool_of, redis_of, settings_of
 from schemas.accounts import (
     AccessToken,
     AppointManager,
+    CheckYourEmail,
     Credentials,
+    EmailToken,
     ManagerAppointment,
+    NewPasswordByToken,
+    PasswordResetRequest,
     Profile,
     Registration,
 )
@@ -45,6 +55,21 @@ _NOT_FOUND = problem_spec(
     "Unknown institution or user",
     example=(404, "not-found", "Not found", "There is no such user."),
 )
+_BAD_TOKEN = problem_spec(
+    "The link's token is unknown, used or expired",
+    example=(
+        400,
+        "invalid-token",
+        "Invalid or expired link",
+        "This link is not valid: it was used already, it expired, or it was mistyped. "
+        "Ask for a new one.",
+    ),
+)
+_CHECK_EXAMPLE = {
+    "status": "check-your-email",
+    "detail": "If this address can be used, an e-mail is on its way to it. Open the link in "
+    "it to continue.",
+}
 _TOO_MANY = problem_spec(
     "Rate limited; see the Retry-After header",
     example=(
@@ -63,31 +88,88 @@ class AuthController(Controller):
     @post(
         "/register",
         operation_id="register",
-        summary="Create a citizen account",
+        summary="Create a citizen account (answers the same whether or not it exists)",
         description=(
-            "Creates a citizen. The e-mail is trimmed and lower-cased; the password needs at "
-            "least 10 characters and is stored only as an argon2id hash. Unknown fields (such "
-            "as `role`) are refused. A second account for the same e-mail is refused with "
-            "`registration-refused`, whose message does not say whether the e-mail exists."
+            "Creates an unverified citizen and sends a welcome e-mail with a verification link "
+            "(valid 48 h, single use); booking needs a verified address. If the address already "
+            "has an account, nothing is created and its owner gets an e-mail saying someone "
+            "tried to register with it (sign in, or reset the password). Either way the answer "
+            "is the same 202, so it does not reveal who has an account. The e-mail is trimmed "
+            "and lower-cased; the password needs at least 10 characters and is stored only as "
+            "an argon2id hash. Unknown fields (such as `role`) are refused."
         ),
-        status_code=HTTP_201_CREATED,
+        status_code=HTTP_202_ACCEPTED,
         responses={
-            409: problem_spec(
-                "The account could not be created",
-                example=(
-                    409,
-                    "registration-refused",
-                    "Registration refused",
-                    "This account could not be created. If you already have one, sign in instead.",
-                ),
+            202: ResponseSpec(
+                CheckYourEmail,
+                description="Check your e-mail",
+                examples=[Example(summary="accepted", value=_CHECK_EXAMPLE)],
             ),
             429: _TOO_MANY,
         },
     )
     async def register(
         self, data: JSONBody[Registration], request: Request[Any, Any, Any]
-    ) -> Profile:
-        return await service.register(pool_of(request), data)
+    ) -> CheckYourEmail:
+        return await service.register(pool_of(request), settings_of(request), data)
+
+    @post(
+        "/verify-email",
+        operation_id="verifyEmail",
+        summary="Verify the account's e-mail address with the token from the e-mail",
+        description=(
+            "The token is the `token` query parameter of the link in the welcome e-mail. "
+            "Single use; valid for 48 hours."
+        ),
+        status_code=HTTP_204_NO_CONTENT,
+        responses={400: _BAD_TOKEN, 429: _TOO_MANY},
+    )
+    async def verify_email(
+        self, data: JSONBody[EmailToken], request: Request[Any, Any, Any]
+    ) -> None:
+        await service.verify_email(pool_of(request), data.token)
+
+    @post(
+        "/password-reset",
+        operation_id="requestPasswordReset",
+        summary="E-mail a password reset link (answers the same for any address)",
+        description=(
+            "If the address has an active account, a link to set a new password is e-mailed "
+            "(valid 1 hour, single use; at most one mail a minute). The answer is the same "
+            "202 for any address."
+        ),
+        status_code=HTTP_202_ACCEPTED,
+        responses={
+            202: ResponseSpec(
+                CheckYourEmail,
+                description="Check your e-mail",
+                examples=[Example(summary="accepted", value=_CHECK_EXAMPLE)],
+            ),
+            429: _TOO_MANY,
+        },
+    )
+    async def request_password_reset(
+        self, data: JSONBody[PasswordResetRequest], request: Request[Any, Any, Any]
+    ) -> CheckYourEmail:
+        return await service.request_password_reset(
+            pool_of(request), settings_of(request), data.email
+        )
+
+    @post(
+        "/password-reset/confirm",
+        operation_id="resetPassword",
+        summary="Set a new password with the token from the reset e-mail",
+        description=(
+            "Spends the token, sets the password and marks the address verified (the owner "
+            "read the mail); the user's other reset links stop working."
+        ),
+        status_code=HTTP_204_NO_CONTENT,
+        responses={400: _BAD_TOKEN, 429: _TOO_MANY},
+    )
+    async def reset_password(
+        self, data: JSONBody[NewPasswordByToken], request: Request[Any, Any, Any]
+    ) -> None:
+        await service.reset_password(pool_of(request), data.token, data.password)
 
     @post(
         "/login",
@@ -122,7 +204,7 @@ class AuthController(Controller):
             redis_of(request),
             settings_of(request),
             data,
-            client_address(request.scope),
+            client_address(request.scope, settings_of(request)),
         )
 
 
@@ -139,6 +221,27 @@ class MeController(Controller):
     )
     async def me(self, request: Request[Any, Any, Any], principal: CurrentUser) -> Profile:
         return await service.profile(pool_of(request), principal)
+
+    @post(
+        "/verification",
+        operation_id="resendVerification",
+        summary="Send the verification e-mail again (the caller, while unverified)",
+        description="At most one a minute; a verified address gets nothing. Always 202.",
+        status_code=HTTP_202_ACCEPTED,
+        responses={
+            202: ResponseSpec(
+                CheckYourEmail,
+                description="Check your e-mail",
+                examples=[Example(summary="accepted", value=_CHECK_EXAMPLE)],
+            ),
+            401: _UNAUTHORIZED,
+            429: _TOO_MANY,
+        },
+    )
+    async def resend_verification(
+        self, request: Request[Any, Any, Any], principal: CurrentUser
+    ) -> CheckYourEmail:
+        return await service.resend_verification(pool_of(request), settings_of(request), principal)
 
 
 class InstitutionManagersController(Controller):

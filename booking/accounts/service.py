@@ -19,13 +19,15 @@ from booking.accounts.security import (
     password_needs_rehash,
     verify_password,
 )
+from booking.accounts.tokens import TOKEN_TTL_SECONDS, Purpose, derive_token, token_hash
 from booking.db import Conn
-from booking.errors import Invalid, NotFound, Unauthorized
+from booking.errors import Conflict, Invalid, NotFound, Problem, Unauthorized
 from booking.localtime import to_local
 from booking.notifications.mail import fits_header, mail_address
 from booking.settings import Settings
 from schemas.accounts import (
     AccessToken,
+    CheckYourEmail,
     Credentials,
     ManagerAppointment,
     Profile,
@@ -35,7 +37,9 @@ from schemas.accounts import (
 from schemas.common import FieldError
 
 __all__ = (
+    "ACCOUNT_TOPICS",
     "MIN_PASSWORD_LENGTH",
+    "InvalidToken",
     "appoint_manager",
     "create_account",
     "login",
@@ -43,12 +47,36 @@ __all__ = (
     "profile",
     "register",
     "remove_manager",
+    "request_password_reset",
+    "resend_verification",
+    "reset_password",
+    "verify_email",
 )
 
 MIN_PASSWORD_LENGTH = 10
 _ROLES: frozenset[str] = frozenset({"citizen", "manager", "admin"})
 # One message for every failed sign-in, so nobody learns whether an e-mail is registered.
 _BAD_CREDENTIALS = "The e-mail address or password is not right, or this account cannot sign in."
+
+
+# Account mail goes through the outbox (booking/notifications/accounts.py writes it).
+TOPIC_VERIFY = "account.verify"  # welcome: open the link to verify
+TOPIC_EXISTS = "account.exists"  # someone tried to register with your address
+TOPIC_RESET = "account.reset"  # the password reset link
+ACCOUNT_TOPICS: dict[str, Purpose | None] = {
+    TOPIC_VERIFY: "verify",
+    TOPIC_EXISTS: None,
+    TOPIC_RESET: "reset",
+}
+# At most one mail of a topic per account in this time, whoever asks for it.
+MAIL_COOLDOWN_SECONDS = 60
+_CHECK_YOUR_EMAIL = (
+    "If this address can be used, an e-mail is on its way to it. Open the link in it to continue."
+)
+
+
+class InvalidToken(Problem):
+    status, code, title = 400, "invalid-token", "Invalid or expired link"
 
 
 def normalise_email(email: str) -> str:
@@ -64,6 +92,7 @@ def _profile(row: AccountRow) -> Profile:
         name=row.name,
         phone=row.phone,
         role=row.role,
+        email_verified=row.email_verified,
         institutions=list(row.institutions),
         created_at=row.created_at,
     )
@@ -110,24 +139,127 @@ async def create_account(
     name: str,
     role: str = "citizen",
     phone: str | None = None,
+    verified: bool = True,
 ) -> Profile:
     """Validate, hash (off the event loop) and insert. A duplicate e-mail raises
-    ``asyncpg.UniqueViolationError`` on ``users_email_key``, which the error map turns into
-    the neutral ``registration-refused``."""
+    ``asyncpg.UniqueViolationError`` on ``users_email_key``. Accounts made by an operator
+    (``users create``) are verified; self-registered ones pass ``verified=False``."""
     email, name = _checked_fields(email, password, name, role)
     password_hash = await asyncio.to_thread(hash_password, password)
     row = await queries.insert_user(
-        conn, email=email, password_hash=password_hash, name=name, phone=phone, role=role
+        conn,
+        email=email,
+        password_hash=password_hash,
+        name=name,
+        phone=phone,
+        role=role,
+        verified=verified,
     )
+    if row is None:
+        raise Conflict(
+            f"A user with e-mail {email} already exists.",
+            code="registration-refused",
+            title="Registration refused",
+        )
     return _profile(row)
 
 
-async def register(pool: asyncpg.Pool, data: Registration) -> Profile:
-    """A new citizen. Role and status are not part of the request (mass assignment)."""
-    async with pool.acquire() as conn:
-        return await create_account(
-            conn, email=data.email, password=data.password, name=data.name, phone=data.phone
+async def _send_link(conn: Conn, settings: Settings, topic: str, user_id: uuid.UUID) -> None:
+    """Queue account mail ``topic`` (unless one went out within the cool-down) and, for a
+    mail with a link, store its token's hash in the same transaction."""
+    outbox_id = await queries.queue_account_mail(conn, topic, user_id, MAIL_COOLDOWN_SECONDS)
+    purpose = ACCOUNT_TOPICS[topic]
+    if outbox_id is None or purpose is None:
+        return
+    token = derive_token(settings, purpose, outbox_id, user_id)
+    await queries.insert_account_token(
+        conn, token_hash(token), user_id, purpose, TOKEN_TTL_SECONDS[purpose]
+    )
+
+
+async def register(pool: asyncpg.Pool, settings: Settings, data: Registration) -> CheckYourEmail:
+    """A new citizen, unverified, and a welcome mail with the verification link; for an
+    address that has an account, a mail telling its owner (sign in or reset the password).
+    The answer is the same either way, and so is the work (one argon2 hash, one transaction),
+    so it reveals nobody's account. Role and status are not part of the request."""
+    email, name = _checked_fields(data.email, data.password, data.name, "citizen")
+    password_hash = await asyncio.to_thread(hash_password, data.password)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await queries.insert_user(
+            conn,
+            email=email,
+            password_hash=password_hash,
+            name=name,
+            phone=data.phone,
+            role="citizen",
+            verified=False,
         )
+        if row is not None:
+            await _send_link(conn, settings, TOPIC_VERIFY, row.id)
+        else:
+            existing = await queries.find_active_account(conn, email)
+            if existing is not None:
+                await _send_link(conn, settings, TOPIC_EXISTS, existing.id)
+    return CheckYourEmail(detail=_CHECK_YOUR_EMAIL)
+
+
+async def verify_email(pool: asyncpg.Pool, token: str) -> uuid.UUID:
+    """Spend a verification token: the account's id (its address is verified now)."""
+    async with pool.acquire() as conn:
+        user_id = await queries.use_account_token(conn, token_hash(token), "verify")
+    if user_id is None:
+        raise InvalidToken(
+            "This link is not valid: it was used already, it expired, or it was mistyped. "
+            "Sign in and ask for a new one."
+        )
+    return user_id
+
+
+async def resend_verification(
+    pool: asyncpg.Pool, settings: Settings, principal: Principal
+) -> CheckYourEmail:
+    """A new verification mail for the signed-in owner of an unverified address."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await queries.fetch_profile(conn, principal.id)
+        if row is not None and not row.email_verified:
+            await _send_link(conn, settings, TOPIC_VERIFY, principal.id)
+    return CheckYourEmail(detail=_CHECK_YOUR_EMAIL)
+
+
+async def request_password_reset(
+    pool: asyncpg.Pool, settings: Settings, email: str
+) -> CheckYourEmail:
+    """A reset link to the address if it has an active account; the same answer otherwise."""
+    async with pool.acquire() as conn, conn.transaction():
+        account = await queries.find_active_account(conn, normalise_email(email))
+        if account is not None:
+            await _send_link(conn, settings, TOPIC_RESET, account.id)
+    return CheckYourEmail(detail=_CHECK_YOUR_EMAIL)
+
+
+async def reset_password(pool: asyncpg.Pool, token: str, password: str) -> uuid.UUID:
+    """Spend a reset token and set the new password (the address counts as verified, and the
+    user's other reset links stop working); the account's id."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            f"password: expected at least {MIN_PASSWORD_LENGTH} characters",
+            errors=[
+                FieldError(
+                    field="password",
+                    message=f"expected at least {MIN_PASSWORD_LENGTH} characters",
+                )
+            ],
+        )
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with pool.acquire() as conn, conn.transaction():
+        user_id = await queries.use_account_token(conn, token_hash(token), "reset")
+        if user_id is None:
+            raise InvalidToken(
+                "This link is not valid: it was used already, it expired, or it was mistyped. "
+                "Ask for a new one."
+            )
+        await queries.reset_password(conn, user_id, password_hash)
+    return user_id
 
 
 async def login(

@@ -20,10 +20,12 @@ import aiosmtplib
 from booking.settings import Settings
 
 __all__ = (
+    "AccountKind",
     "BookingFacts",
     "MailRefused",
     "MailUndeliverable",
     "NoticeKind",
+    "build_account_message",
     "build_message",
     "fits_header",
     "header_text",
@@ -46,6 +48,8 @@ NoticeKind = Literal[
     "offer_expired",
     "draw_result",
 ]
+
+AccountKind = Literal["verify_email", "account_exists", "password_reset"]
 
 SMTP_TIMEOUT = 5.0  # seconds per SMTP command; well inside the worker's job timeout
 
@@ -198,6 +202,30 @@ def _body(kind: NoticeKind, facts: BookingFacts, base_url: str) -> str:
     )
 
 
+def _addressed(
+    settings: Settings, subject: str, delivery_key: str, to_name: str, to_email: str
+) -> EmailMessage:
+    """A message with its headers: the recipient through :func:`mail_address` (IDNA domain; a
+    non-ASCII local part makes a UTF-8 message, sent with SMTPUTF8) and :func:`header_text` (no
+    line break reaches a header); the Message-ID derived from the delivery key. Raises
+    :class:`MailUndeliverable` when the address cannot be written for mail."""
+    try:
+        to = mail_address(to_email)
+    except ValueError as exc:
+        raise MailUndeliverable(f"address {to_email!r}: {exc}") from None
+    utf8 = not to.username.isascii()
+    message = EmailMessage(policy=policy.default.clone(utf8=True) if utf8 else policy.default)
+    message["Subject"] = subject
+    message["From"] = settings.mail_from
+    message["To"] = Address(header_text(to_name), to.username, to.domain)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    domain = settings.mail_from.rpartition("@")[2].rstrip(">") or "nanum.localhost"
+    digest = hashlib.sha256(delivery_key.encode()).hexdigest()[:32]
+    message["Message-ID"] = f"<{digest}@{domain}>"
+    message["X-Nanum-Delivery-Key"] = delivery_key
+    return message
+
+
 def build_message(
     settings: Settings,
     *,
@@ -216,20 +244,7 @@ def build_message(
     a UTF-8 message, sent with SMTPUTF8) and :func:`header_text` (no line break reaches a
     header). Raises :class:`MailUndeliverable` when the address cannot be written for mail."""
     ko, en = _SUBJECTS[kind]
-    try:
-        to = mail_address(to_email)
-    except ValueError as exc:
-        raise MailUndeliverable(f"address {to_email!r}: {exc}") from None
-    utf8 = not to.username.isascii()
-    message = EmailMessage(policy=policy.default.clone(utf8=True) if utf8 else policy.default)
-    message["Subject"] = f"[나눔] {ko} / {en}"
-    message["From"] = settings.mail_from
-    message["To"] = Address(header_text(to_name), to.username, to.domain)
-    message["Date"] = format_datetime(datetime.now(UTC))
-    domain = settings.mail_from.rpartition("@")[2].rstrip(">") or "nanum.localhost"
-    digest = hashlib.sha256(delivery_key.encode()).hexdigest()[:32]
-    message["Message-ID"] = f"<{digest}@{domain}>"
-    message["X-Nanum-Delivery-Key"] = delivery_key
+    message = _addressed(settings, f"[나눔] {ko} / {en}", delivery_key, to_name, to_email)
     message["X-Nanum-Booking-Id"] = facts.booking_id
     message.set_content(_body(kind, facts, settings.base_url), charset="utf-8")
     if invite is not None and invite_method is not None:
@@ -240,6 +255,74 @@ def build_message(
             params={"method": invite_method, "charset": "utf-8"},
             filename="invite.ics" if invite_method == "REQUEST" else "cancel.ics",
         )
+    return message
+
+
+_ACCOUNT_SUBJECTS: dict[AccountKind, tuple[str, str]] = {
+    "verify_email": ("이메일 주소를 확인해 주세요", "Please confirm your e-mail address"),
+    "account_exists": (
+        "이 주소로 가입하려는 시도가 있었습니다",
+        "Someone tried to register with your address",
+    ),
+    "password_reset": ("비밀번호 재설정", "Reset your password"),
+}
+
+
+def _account_body(kind: AccountKind, name: str, link: str, forgot_link: str) -> str:
+    if kind == "verify_email":
+        ko = (
+            "나눔에 오신 것을 환영합니다. 아래 링크를 열어 이메일 주소를 확인해 주세요. "
+            "확인해야 예약할 수 있습니다. 링크는 48시간 동안 한 번만 쓸 수 있습니다.\n\n"
+            f"{link}\n\n직접 가입하지 않으셨다면 이 메일을 무시하세요."
+        )
+        en = (
+            "Welcome to Nanum. Open the link below to confirm your e-mail address; you can "
+            "book rooms once it is confirmed. The link works once, for 48 hours.\n\n"
+            f"{link}\n\nIf you did not sign up, ignore this e-mail."
+        )
+    elif kind == "account_exists":
+        ko = (
+            "누군가 이 이메일 주소로 나눔에 가입하려고 했습니다. 이 주소에는 이미 계정이 있어 "
+            "새 계정은 만들지 않았습니다.\n\n"
+            f"본인이라면 로그인하세요: {link}\n"
+            f"비밀번호가 기억나지 않으면 재설정하세요: {forgot_link}\n\n"
+            "본인이 아니라면 이 메일을 무시하세요. 계정은 바뀌지 않았습니다."
+        )
+        en = (
+            "Someone tried to register with this e-mail address. It already has an account, "
+            "so no new one was made.\n\n"
+            f"If it was you, sign in: {link}\n"
+            f"Forgot your password? Reset it: {forgot_link}\n\n"
+            "If it was not you, ignore this e-mail; nothing about your account changed."
+        )
+    else:
+        ko = (
+            "비밀번호 재설정을 요청하셨습니다. 아래 링크에서 새 비밀번호를 정하세요. "
+            "링크는 1시간 동안 한 번만 쓸 수 있습니다.\n\n"
+            f"{link}\n\n요청하지 않으셨다면 이 메일을 무시하세요. 비밀번호는 그대로입니다."
+        )
+        en = (
+            "You asked to reset your password. Choose a new one with the link below; it works "
+            "once, for one hour.\n\n"
+            f"{link}\n\nIf you did not ask, ignore this e-mail; your password is unchanged."
+        )
+    return f"{name}님,\n\n{ko}\n\n---\n\n{en}\n\n나눔 Nanum\n"
+
+
+def build_account_message(
+    settings: Settings,
+    *,
+    kind: AccountKind,
+    delivery_key: str,
+    to_name: str,
+    to_email: str,
+    link: str,
+    forgot_link: str,
+) -> EmailMessage:
+    """An account mail (Korean, then English); Message-ID from the delivery key."""
+    ko, en = _ACCOUNT_SUBJECTS[kind]
+    message = _addressed(settings, f"[나눔] {ko} / {en}", delivery_key, to_name, to_email)
+    message.set_content(_account_body(kind, to_name, link, forgot_link), charset="utf-8")
     return message
 
 

@@ -18,6 +18,7 @@ import asyncpg
 from booking.allocation.notices import DRAW_TOPIC, send_draw_result
 from booking.feeds.ical import booking_invite
 from booking.notifications import queries
+from booking.notifications.accounts import is_account_topic, send_account_mail
 from booking.notifications.mail import (
     BookingFacts,
     MailRefused,
@@ -169,6 +170,8 @@ async def process_outbox_event(pool: asyncpg.Pool, settings: Settings, outbox_id
         event = await queries.outbox_event(conn, outbox_id)
         if event is not None and event.topic == DRAW_TOPIC:
             return await send_draw_result(pool, settings, outbox_id)
+        if event is not None and is_account_topic(event.topic):
+            return await send_account_mail(pool, settings, outbox_id)
         if event is None or event.booking_id is None:
             return 0
         booking = await queries.notice_booking(conn, event.booking_id)

@@ -128,7 +128,15 @@ class BookingController(Controller):
         guards=[require_booker],
         responses={
             401: problem_spec("No valid token, or the account can no longer sign in"),
-            403: problem_spec("Only citizen accounts book rooms"),
+            403: problem_spec(
+                "The account's e-mail address is not verified yet, or booking is suspended",
+                example=(
+                    403,
+                    "email-unverified",
+                    "E-mail address not verified",
+                    "Confirm your e-mail address first: open the link in the e-mail we sent.",
+                ),
+            ),
             404: problem_spec("No such room"),
             409: _SLOT_TAKEN,
             422: problem_spec("Invalid body, a booking rule refused it, or the key was reused"),
@@ -234,7 +242,16 @@ class BookingController(Controller):
         security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
-            403: problem_spec("Only the room's managers decide"),
+            403: problem_spec(
+                "Only the room's managers decide, and never on their own booking",
+                example=(
+                    403,
+                    "own-booking",
+                    "Your own booking",
+                    "Nobody may decide on their own booking: another manager of the institution "
+                    "or an administrator does.",
+                ),
+            ),
             404: problem_spec("No such booking (for you)"),
             409: _ILLEGAL,
         },
@@ -255,7 +272,16 @@ class BookingController(Controller):
         security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
-            403: problem_spec("Only the room's managers decide"),
+            403: problem_spec(
+                "Only the room's managers decide, and never on their own booking",
+                example=(
+                    403,
+                    "own-booking",
+                    "Your own booking",
+                    "Nobody may decide on their own booking: another manager of the institution "
+                    "or an administrator does.",
+                ),
+            ),
             404: problem_spec("No such booking (for you)"),
             409: _ILLEGAL,
             422: problem_spec("No reason given"),

@@ -296,11 +296,14 @@ async def _decide(
     topic: str,
     reason: str,
 ) -> Booking:
-    """Approve or reject: the booking's managers only, pending only, not after it ended."""
+    """Approve or reject: the booking's managers only (never on their own booking: roles are
+    capabilities, and nobody decides their own case), pending only, not after it ended."""
     async with pool.acquire() as conn, conn.transaction():
         row = _visible(await queries.lock_booking(conn, booking_id), principal)
         if not principal.manages(row.institution_id):
             raise Forbidden("Only the room's managers decide on bookings.")
+        if row.citizen_id == principal.id:
+            raise _own_booking("decide on")
         if row.status != "pending":
             raise _illegal(row.status, f"Only a pending booking can become {to_status}.")
         if to_status == "confirmed" and row.end <= datetime.now(UTC):
@@ -317,6 +320,15 @@ async def _decide(
         fresh = await queries.fetch_booking(conn, booking_id)
     assert fresh is not None
     return _present(fresh, principal)
+
+
+def _own_booking(act: str) -> Forbidden:
+    return Forbidden(
+        f"Nobody may {act} their own booking: another manager of the institution or an "
+        "administrator does.",
+        code="own-booking",
+        title="Your own booking",
+    )
 
 
 async def approve_booking(
@@ -338,19 +350,20 @@ async def reject_booking(
 async def cancel_booking(
     pool: asyncpg.Pool, principal: Principal, booking_id: uuid.UUID, reason: str | None
 ) -> Booking:
-    """The owner before the start; the room's managers (with a reason) until the end."""
+    """The owner before the start; the room's managers (with a reason) until the end. A
+    manager who booked the room themself cancels it as its owner (before the start only)."""
     now = datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
         row = _visible(await queries.lock_booking(conn, booking_id), principal)
         owner = row.citizen_id == principal.id
-        manager = principal.manages(row.institution_id)
+        manager = principal.manages(row.institution_id) and not owner
         if row.status not in ("pending", "confirmed"):
             raise _illegal(row.status, "Only a pending or confirmed booking can be cancelled.")
         if row.end <= now:
             raise _illegal(row.status, "A past booking cannot be cancelled.")
         if not manager and row.start <= now:
             raise _illegal(row.status, "A booking that has started cannot be cancelled.")
-        if manager and not owner and not reason:
+        if manager and not reason:
             raise invalid(
                 "reason",
                 "required for managers",

@@ -38,7 +38,8 @@ _VIEWER = "nanum.viewer"
 FLASH: dict[str, str] = {
     "signed-in": N_("You are signed in."),
     "signed-out": N_("You are signed out."),
-    "signed-up": N_("Your account is ready and you are signed in."),
+    "verified": N_("Your e-mail address is confirmed and you are signed in."),
+    "password-reset": N_("Your new password is set. Sign in with it."),
     "cancelled": N_("Your booking is cancelled."),
     "rescheduled": N_("Your booking has moved to the new time."),
     "checked-in": N_("You are checked in. Enjoy the room."),
@@ -183,6 +184,13 @@ _CODE_MESSAGES: dict[str, str] = {
     "check-in-closed": N_("Check-in has closed for this booking."),
     "check-in-refused": N_("This booking cannot be checked in."),
     "forbidden": N_("Your account cannot do this."),
+    "email-unverified": N_(
+        "Confirm your e-mail address first: open the link in the e-mail we sent you."
+    ),
+    "own-booking": N_("Nobody may decide on their own booking."),
+    "invalid-token": N_(
+        "This link is not valid: it was used already, it expired, or it was mistyped."
+    ),
 }
 
 

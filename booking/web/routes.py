@@ -19,6 +19,7 @@ from booking.catalogue import rooms as catalogue_rooms
 from booking.catalogue import search as catalogue_search
 from booking.catalogue import windows as catalogue_windows
 from booking.catalogue.institutions import SEOUL as SEOUL_REGION
+from booking.client_address import client_address
 from booking.errors import Problem
 from booking.feeds import service as feeds
 from booking.reservations import lifecycle
@@ -182,7 +183,7 @@ class AccountController(Controller):
             errors.add("password", i18n.gettext(N_("Enter your password.")))
         if not errors:
             state = request.app.state
-            address = request.client.host if request.client else "unknown"
+            address = client_address(request.scope, state.settings)
             try:
                 token = await accounts.login(
                     state.pool,
@@ -230,8 +231,9 @@ class AccountController(Controller):
         target = safe_next(field_text(form, "next", 2000), "/")
         errors = FormErrors()
         try:
-            profile = await accounts.register(
+            await accounts.register(
                 request.app.state.pool,
+                request.app.state.settings,
                 Registration(
                     email=values["email"],
                     password=password,
@@ -242,8 +244,8 @@ class AccountController(Controller):
         except (Problem, asyncpg.PostgresError) as problem:
             errors = problem_errors(problem)
         else:
-            sign_in(request.session, str(profile.id))
-            return redirect(target, "signed-up", request)
+            # The same page whether or not the address had an account: the e-mail says which.
+            return redirect("/check-your-email")
         return await render(
             request,
             "pages/sign_up.html",
@@ -253,6 +255,86 @@ class AccountController(Controller):
             next=target,
             values=values,
         )
+
+    @get("/check-your-email", name="web:check-your-email")
+    async def check_your_email(self, request: PageRequest) -> Template:
+        return await render(
+            request,
+            "pages/check_email.html",
+            title=i18n.gettext(N_("Check your e-mail")),
+        )
+
+    @get("/verify-email", name="web:verify-email")
+    async def verify_email(self, request: PageRequest) -> Template | Redirect:
+        """The link in the welcome e-mail: verifies the address and signs its owner in."""
+        token = request.query_params.get("token", "")[:200]
+        try:
+            user_id = await accounts.verify_email(request.app.state.pool, token)
+        except Problem as problem:
+            return await render(
+                request,
+                "pages/link_invalid.html",
+                status=400,
+                title=i18n.gettext(N_("This link does not work")),
+                errors=problem_errors(problem),
+            )
+        sign_in(request.session, str(user_id))
+        return redirect("/", "verified", request)
+
+    @get("/forgot-password", name="web:forgot-password")
+    async def forgot_password_form(self, request: PageRequest) -> Template:
+        return await render(
+            request,
+            "pages/forgot_password.html",
+            title=i18n.gettext(N_("Forgot your password?")),
+            email="",
+        )
+
+    @post("/forgot-password")
+    async def forgot_password(self, request: PageRequest) -> Template | Redirect:
+        form = await request.form()
+        email = field_text(form, "email", 320)
+        if not email or "@" not in email:
+            errors = FormErrors()
+            errors.add("email", i18n.gettext(N_("Enter your e-mail address.")))
+            return await render(
+                request,
+                "pages/forgot_password.html",
+                status=400,
+                title=i18n.gettext(N_("Forgot your password?")),
+                errors=errors,
+                email=email,
+            )
+        state = request.app.state
+        await accounts.request_password_reset(state.pool, state.settings, email)
+        return redirect("/check-your-email")
+
+    @get("/reset-password", name="web:reset-password")
+    async def reset_password_form(self, request: PageRequest) -> Template:
+        return await render(
+            request,
+            "pages/reset_password.html",
+            title=i18n.gettext(N_("Choose a new password")),
+            token=request.query_params.get("token", "")[:200],
+        )
+
+    @post("/reset-password")
+    async def reset_password(self, request: PageRequest) -> Template | Redirect:
+        form = await request.form()
+        token = field_text(form, "token", 200)
+        password = str(form.get("password", ""))[:1024]
+        try:
+            await accounts.reset_password(request.app.state.pool, token, password)
+        except Problem as problem:
+            return await render(
+                request,
+                "pages/reset_password.html",
+                status=400,
+                title=i18n.gettext(N_("Choose a new password")),
+                errors=problem_errors(problem),
+                token=token,
+            )
+        return redirect("/sign-in", "password-reset", request)
 
     @post("/sign-out", name="web:sign-out")
     async def sign_out(self, request: PageRequest) -> Redirect:

@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION book(
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_now timestamptz := now();
-    v_role text;
+    v_verified boolean;
     v_status text;
     v_tz text;
     v_limit integer;
@@ -51,13 +51,17 @@ BEGIN
     -- Concurrent bookings of one citizen queue on this lock, so the active limit below cannot
     -- be passed twice at once. (An advisory lock, not a row lock: nothing is written to users.)
     PERFORM pg_advisory_xact_lock(30, hashtext(p_citizen::text));
-    SELECT u.role INTO v_role FROM users u
+    -- Roles are capabilities: every account books as a resident (a manager's or an admin's
+    -- booking is decided by someone else, booking/reservations/service.py). It needs a verified
+    -- e-mail address.
+    SELECT u.email_verified_at IS NOT NULL INTO v_verified FROM users u
     WHERE u.id = p_citizen AND u.disabled_at IS NULL AND u.deleted_at IS NULL;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'NBAUT', MESSAGE = 'This account can no longer sign in.';
     END IF;
-    IF v_role <> 'citizen' THEN
-        RAISE EXCEPTION USING ERRCODE = 'NBFRB', MESSAGE = 'Only citizen accounts book rooms.';
+    IF NOT v_verified THEN
+        RAISE EXCEPTION USING ERRCODE = 'NBUNV',
+            MESSAGE = 'Confirm your e-mail address first: open the link in the e-mail we sent.';
     END IF;
 
     SELECT p.new_status, p.timezone INTO v_status, v_tz

@@ -15,11 +15,17 @@ PASSWORD = "correct horse battery staple"
 async def register(
     client: AsyncTestClient[Litestar], email: str, password: str = PASSWORD, **extra: object
 ) -> dict[str, object]:
+    """Register (202, the same answer for any address since issue 15), then sign in and read
+    the new account's profile."""
     response = await client.post(
         "/v1/auth/register", json={"email": email, "password": password, "name": "김지우", **extra}
     )
-    assert response.status_code == 201, response.text
-    body: dict[str, object] = response.json()
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "check-your-email"
+    token = await login(client, email, password)
+    me = await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200, me.text
+    body: dict[str, object] = me.json()
     return body
 
 
@@ -84,29 +90,44 @@ async def test_register_refuses_a_blank_name_and_a_malformed_email(
     assert malformed.status_code == 422
 
 
-async def test_duplicate_email_in_any_case_is_refused_without_saying_it_exists(
+async def test_a_taken_email_in_any_case_gets_the_same_answer_and_its_owner_is_told(
     client: AsyncTestClient[Litestar], db: asyncpg.Pool
 ) -> None:
-    await register(client, "minji@example.org")
-
+    """Issue 15: registration no longer answers 409 for a taken address (which revealed who
+    has an account): the same 202 as for a new one; the owner gets an e-mail instead."""
+    new = await client.post(
+        "/v1/auth/register",
+        json={"email": "minji@example.org", "password": PASSWORD, "name": "민지"},
+    )
     response = await client.post(
         "/v1/auth/register",
         json={"email": " MinJi@Example.org ", "password": "another password 123", "name": "민지"},
     )
 
-    assert response.status_code == 409
-    problem = response.json()
-    assert problem["type"].endswith("/registration-refused")
+    assert new.status_code == response.status_code == 202
+    assert response.json() == new.json()
     text = response.text.lower()
     assert "minji" not in text
     assert not any(word in text for word in ("exists", "registered", "taken", "in use"))
     assert await db.fetchval("SELECT count(*) FROM users") == 1
+    topics = await db.fetch(
+        "SELECT topic FROM outbox WHERE booking_id IS NULL AND payload ->> 'user_id' = "
+        "(SELECT id::text FROM users WHERE email = 'minji@example.org') ORDER BY id"
+    )
+    assert [r["topic"] for r in topics] == ["account.verify", "account.exists"]
+    # The first password stays.
+    assert (
+        await client.post(
+            "/v1/auth/login", json={"email": "minji@example.org", "password": PASSWORD}
+        )
+    ).status_code == 200
 
 
 async def test_login_returns_a_bearer_token_that_me_accepts(
     client: AsyncTestClient[Litestar], settings: Settings
 ) -> None:
     created = await register(client, "seoyeon@example.org")
+    assert created["email_verified"] is False
 
     response = await client.post(
         "/v1/auth/login", json={"email": " SeoYeon@example.ORG", "password": PASSWORD}

@@ -65,6 +65,7 @@ async def test_users_create_prints_the_new_id_and_the_account_can_sign_in(
         "/v1/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
     )
     assert me.json()["role"] == "admin"
+    assert me.json()["email_verified"] is True  # operator-made accounts may book at once
 
 
 async def test_users_create_refuses_a_duplicate_email_with_one_line(
@@ -132,6 +133,7 @@ async def test_demo_data_is_idempotent_and_its_credentials_work(
             "/v1/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
         )
         assert me.json()["role"] == account.role
+        assert me.json()["email_verified"] is True, account.email
 
 
 async def test_demo_data_resets_passwords_when_the_credentials_file_is_lost(

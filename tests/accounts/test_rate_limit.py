@@ -64,7 +64,7 @@ async def test_anonymous_writes_are_limited_per_address(database_url: str, redis
     async with client_for(settings) as client:
         statuses = [await register(client, n) for n in range(4)]
 
-    assert statuses == [201, 201, 201, 429]
+    assert statuses == [202, 202, 202, 429]
 
 
 async def test_login_is_exempt_from_the_write_limit(
@@ -98,7 +98,7 @@ async def test_the_limit_is_shared_through_redis_by_separate_app_processes(
             await register(second, 3),
         ]
 
-    assert statuses == [201, 201, 201, 429]
+    assert statuses == [202, 202, 202, 429]
 
 
 async def test_the_limit_uses_one_redis_key_per_subject_with_a_ttl(
@@ -106,7 +106,7 @@ async def test_the_limit_uses_one_redis_key_per_subject_with_a_ttl(
 ) -> None:
     settings = make_settings(database_url, redis_url)
     async with client_for(settings) as client:
-        assert await register(client, 0) == 201
+        assert await register(client, 0) == 202
     redis = Redis.from_url(redis_url)
     try:
         keys = [k async for k in redis.scan_iter("nanum:rl:write:*")]
@@ -141,7 +141,7 @@ async def test_writes_and_logins_still_work_when_redis_is_down(
                 "/v1/auth/login", json={"email": "writer0@example.org", "password": PASSWORD}
             )
 
-    assert statuses == [201, 201, 201]
+    assert statuses == [202, 202, 202]
     assert wrong == [401, 401]
     assert right.status_code == 200
     assert any("rate limit unavailable" in line for line in lines)

@@ -92,6 +92,12 @@ BASE_BODIES: dict[str, Any] = {
         "name": "새 시민",
     },
     "login": {"email": "new@example.org", "password": "correct horse battery"},
+    "verifyEmail": {"token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+    "requestPasswordReset": {"email": "new@example.org"},
+    "resetPassword": {
+        "token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "password": "correct horse battery",
+    },
     "createInstitution": {
         "name": "새 주민센터",
         "kind": "community_center",

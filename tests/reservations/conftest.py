@@ -63,8 +63,8 @@ async def create_citizens(db: asyncpg.Pool, settings: Settings, n: int) -> list[
     password_hash = await db.fetchval("SELECT password_hash FROM users WHERE id = $1", first.id)
     rows = await db.fetch(
         """
-        INSERT INTO users (email, password_hash, name)
-        SELECT 'crowd-' || g || '-' || $2 || '@example.org', $1, '시민 ' || g
+        INSERT INTO users (email, password_hash, name, email_verified_at)
+        SELECT 'crowd-' || g || '-' || $2 || '@example.org', $1, '시민 ' || g, now()
         FROM generate_series(1, $3) AS g
         RETURNING id, email
         """,

@@ -24,7 +24,9 @@ def _next_slot() -> tuple[str, str]:
     return start.isoformat(), at(n % 20 + 1, offset=2 + n // 20).isoformat()
 
 
-async def _insert(context: MatrixContext, room: object, status: str) -> str:
+async def _insert(
+    context: MatrixContext, room: object, status: str, owner: str = "citizen_a"
+) -> str:
     start, end = _next_slot()
     booking_id = await context.db.fetchval(
         """
@@ -33,7 +35,7 @@ async def _insert(context: MatrixContext, room: object, status: str) -> str:
         RETURNING id
         """,
         room,
-        context.cast.citizen_a.id,
+        getattr(context.cast, owner).id,
         start,
         end,
         status,
@@ -61,6 +63,13 @@ async def pending_booking_of_a(context: MatrixContext) -> Mapping[str, object]:
     return {"booking": await _insert(context, room, "pending")}
 
 
+async def pending_booking_of_manager_x(context: MatrixContext) -> Mapping[str, object]:
+    """Manager X booked a room of their own institution X, as a resident: nobody decides
+    their own case, so X may not approve or reject it (another manager or an admin does)."""
+    room = await create_room(context.db, context.cast.institution_x, requires_approval=True)
+    return {"booking": await _insert(context, room, "pending", owner="manager_x")}
+
+
 SIGNED_IN = {"citizen_a": 200, "citizen_b": 200, "manager_x": 200, "manager_y": 200, "admin": 200}
 
 CASES = [
@@ -68,8 +77,9 @@ CASES = [
         "POST",
         "/v1/bookings",
         {"room_id": "{room_x}", "start": "{start}", "end": "{end}", "attendees": 3},
+        # Roles are capabilities: managers and admins book as residents too (was 403).
         statuses(
-            anonymous=401, citizen_a=201, citizen_b=201, manager_x=403, manager_y=403, admin=403
+            anonymous=401, citizen_a=201, citizen_b=201, manager_x=201, manager_y=201, admin=201
         ),
         prepare=new_slot,
     ),
@@ -117,6 +127,24 @@ CASES = [
             anonymous=401, citizen_a=403, citizen_b=404, manager_x=200, manager_y=404, admin=200
         ),
         prepare=pending_booking_of_a,
+    ),
+    Case(
+        "POST",
+        "/v1/bookings/{booking}/approve",
+        None,
+        statuses(
+            anonymous=401, citizen_a=404, citizen_b=404, manager_x=403, manager_y=404, admin=200
+        ),
+        prepare=pending_booking_of_manager_x,
+    ),
+    Case(
+        "POST",
+        "/v1/bookings/{booking}/reject",
+        {"reason": "정원 초과"},
+        statuses(
+            anonymous=401, citizen_a=404, citizen_b=404, manager_x=403, manager_y=404, admin=200
+        ),
+        prepare=pending_booking_of_manager_x,
     ),
     Case("GET", "/v1/me/bookings", None, statuses(anonymous=401, **SIGNED_IN)),
     Case(

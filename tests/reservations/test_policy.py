@@ -213,11 +213,15 @@ async def test_a_disabled_or_deleted_account_is_401_even_with_a_valid_token(
         await _refused(client, db, _valid(cast), auth(user), 401)
 
 
-async def test_managers_and_admins_do_not_book(
-    client: AsyncTestClient[Litestar], cast: Cast, db: asyncpg.Pool
+async def test_unverified_accounts_do_not_book_whatever_their_role(
+    client: AsyncTestClient[Litestar], cast: Cast, db: asyncpg.Pool, settings: Settings
 ) -> None:
-    for role in ("manager_x", "admin"):
-        await _refused(client, db, _valid(cast), cast.headers(role), 403)
+    """Issue 15 replaced "managers and admins do not book" (roles are capabilities now: see
+    tests/reservations/test_roles_are_capabilities.py): what refuses is an unverified e-mail."""
+    for role in ("citizen", "manager", "admin"):
+        user = await create_user(db, settings, role=role, verified=False)
+        problem = await _refused(client, db, _valid(cast), auth(user), 403)
+        assert problem["type"].endswith("/email-unverified")
 
 
 async def test_bookings_start_no_earlier_than_the_lead_time(

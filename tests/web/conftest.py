@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import threading
+import time as clock
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -29,7 +32,14 @@ import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 from redis.asyncio import Redis
 
 from booking.app import create_app
@@ -86,9 +96,14 @@ def _serve_in_thread(
         redis = Redis.from_url(REDIS_URL)
         await redis.flushdb()
         await redis.aclose()
-        settings = make_settings(database_url, REDIS_URL, smtp_port=str(smtp_port))
-        app = create_app(settings)
         port = free_port()
+        settings = make_settings(
+            database_url,
+            REDIS_URL,
+            smtp_port=str(smtp_port),
+            public_base_url=f"http://127.0.0.1:{port}",  # the links in e-mails lead here
+        )
+        app = create_app(settings)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         )
@@ -268,8 +283,37 @@ def seed_room(site: Site, name: str | None = None, **kwargs: Any) -> SeededRoom:
     return SeededRoom(site.run(make()), name)
 
 
+def wait_for_mail(site: Site, email: str, within: float = 20, subject: str = "") -> EmailMessage:
+    """The first e-mail to ``email`` (whose subject contains ``subject``) that reached the
+    site's SMTP server."""
+    deadline = clock.monotonic() + within
+    while clock.monotonic() < deadline:
+        for mail in site.smtp.snapshot():
+            if email in mail.recipients and subject in str(mail.message["Subject"]):
+                return mail.message
+        clock.sleep(0.1)
+    raise AssertionError(f"no e-mail to {email} ({subject!r}) within {within} s")
+
+
+def mailed_link(site: Site, email: str, path: str) -> str:
+    """The link to ``path`` (e.g. ``/verify-email``) in the e-mail that reached ``email``."""
+    deadline = clock.monotonic() + 20
+    while clock.monotonic() < deadline:
+        for mail in site.smtp.snapshot():
+            if email not in mail.recipients:
+                continue
+            body = mail.message.get_body(("plain",))
+            assert body is not None
+            found = re.search(re.escape(site.url + path) + r"\S*", body.get_content())
+            if found:
+                return found.group(0)
+        clock.sleep(0.1)
+    raise AssertionError(f"no e-mail with a {path} link to {email}")
+
+
 def sign_up(page: Page, site: Site, lang: str) -> str:
-    """Create an account through the sign-up page; its e-mail address."""
+    """Create an account through the sign-up page, then open the verification link from the
+    e-mail that reached the SMTP server (which signs in); the account's e-mail address."""
     email = f"web-{secrets.token_hex(4)}@example.org"
     page.goto(f"{site.url}/sign-up")
     page.get_by_label("이름" if lang == "ko" else "Name", exact=False).first.fill("김나눔")
@@ -277,6 +321,14 @@ def sign_up(page: Page, site: Site, lang: str) -> str:
     page.get_by_label("비밀번호" if lang == "ko" else "Password").fill(PASSWORD)
     page.get_by_role("button", name="가입하기" if lang == "ko" else "Create my account").click()
     page.wait_for_load_state()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "이메일을 확인하세요" if lang == "ko" else "Check your e-mail"
+    )
+    page.goto(mailed_link(site, email, "/verify-email"))
+    page.wait_for_load_state()
+    expect(page.locator(".notice-success")).to_contain_text(
+        "이메일 주소를 확인했고" if lang == "ko" else "Your e-mail address is confirmed"
+    )
     return email
 
 

@@ -5,15 +5,13 @@ its invitation, see it in my bookings, move it, cancel it."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
-from email.message import EmailMessage
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web.conftest import Site, next_saturday, opened, seed_room, sign_up
+from tests.web.conftest import Site, next_saturday, opened, seed_room, sign_up, wait_for_mail
 
 pytestmark = pytest.mark.slow
 
@@ -59,16 +57,6 @@ TEXT = {
         "when": "Sat",
     },
 }
-
-
-def _wait_for_mail(site: Site, email: str, within: float = 20) -> EmailMessage:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        for mail in site.smtp.snapshot():
-            if email in mail.recipients:
-                return mail.message
-        time.sleep(0.1)
-    raise AssertionError(f"no e-mail to {email} within {within} s")
 
 
 def _journey(
@@ -148,7 +136,7 @@ def _journey(
     booking_url = page.url.split("?")[0]
 
     # The confirmation e-mail with its invitation reaches the SMTP server.
-    mail = _wait_for_mail(site, email)
+    mail = wait_for_mail(site, email, subject="예약이 확정")
     invites = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
     assert invites, "the confirmation carries an invitation"
     invite = invites[0].get_payload(decode=True)

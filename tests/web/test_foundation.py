@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 from redis import Redis
 
 from tests.conftest import REDIS_URL
-from tests.web.conftest import PASSWORD, Site, next_saturday, seed_room, seoul
+from tests.web.conftest import PASSWORD, Site, mailed_link, next_saturday, seed_room, seoul
 
 WEB = Path(__file__).resolve().parents[2] / "booking" / "web"
 
@@ -31,7 +31,8 @@ def _csrf(client: httpx.Client, path: str) -> str:
     return match.group(1)
 
 
-def _sign_up(client: httpx.Client) -> str:
+def _sign_up(client: httpx.Client, site: Site) -> str:
+    """Sign up, then open the verification link from the e-mail (which signs in)."""
     email = f"http-{uuid.uuid4().hex[:8]}@example.org"
     token = _csrf(client, "/sign-up")
     answer = client.post(
@@ -39,6 +40,9 @@ def _sign_up(client: httpx.Client) -> str:
         data={"_csrf_token": token, "name": "박시민", "email": email, "password": PASSWORD},
     )
     assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/check-your-email"
+    verified = client.get(mailed_link(site, email, "/verify-email").removeprefix(site.url))
+    assert verified.status_code == 303 and verified.headers["location"] == "/", verified.text
     return email
 
 
@@ -101,7 +105,7 @@ def test_sign_in_replaces_the_session_id_and_sign_out_ends_it_on_the_server(site
     store = Redis.from_url(REDIS_URL)
     try:
         with _client(site) as client:
-            email = _sign_up(client)
+            email = _sign_up(client, site)
         with _client(site) as client:
             # A session id planted before sign-in is worthless after it.
             token = _csrf(client, "/sign-in")
@@ -152,7 +156,12 @@ def test_the_api_keeps_its_bearer_tokens_and_needs_no_csrf_token(site: Site) -> 
             client.post(
                 "/v1/auth/register", json={"email": email, "password": PASSWORD, "name": "API"}
             ).status_code
-            == 201
+            == 202
+        )
+        link = mailed_link(site, email, "/verify-email")
+        token_in_mail = link.partition("token=")[2]
+        assert (
+            client.post("/v1/auth/verify-email", json={"token": token_in_mail}).status_code == 204
         )
         token = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).json()[
             "access_token"
@@ -194,7 +203,7 @@ def test_the_language_switch_is_remembered_and_only_goes_back_here(site: Site) -
 def test_hostile_input_gets_an_answer_below_500(site: Site) -> None:
     room = seed_room(site)
     with _client(site) as client:
-        _sign_up(client)
+        _sign_up(client, site)
         token = _csrf(client, "/account")
         gets = [
             "/?district=%00&date=9999-99-99&start=25:99&duration=-1&people=1e9",
