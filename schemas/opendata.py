@@ -123,7 +123,8 @@ class RoomUsage(msgspec.Struct, kw_only=True):
     cancellations: int
     no_shows: int
     applications_per_slot: float | None = None
-    """Lottery demand; null until lotteries exist."""
+    """Lottery demand: applications (withdrawn ones apart) per lottery slot of the room starting
+    in the month; null when the room had no lottery slot that month."""
 
 
 class UsageMonth(msgspec.Struct, kw_only=True):

@@ -2,7 +2,11 @@
 -- (sql/0080's room_usage_monthly), plus when bookings start: by_weekday (Mon..Sun) and by_hour
 -- (0..23) count the month's bookings by their local start. One table, one computation
 -- (sql/functions/refresh_room_usage.sql).
+-- lottery_slots / lottery_applications: the room's lottery slots starting in the month and the
+-- applications for them (withdrawn ones apart): demand, published as applications per slot.
 ALTER TABLE room_usage_monthly
+    ADD COLUMN lottery_slots integer NOT NULL DEFAULT 0,
+    ADD COLUMN lottery_applications integer NOT NULL DEFAULT 0,
     ADD COLUMN by_weekday integer[] NOT NULL DEFAULT array_fill(0, ARRAY[7]),
     ADD COLUMN by_hour integer[] NOT NULL DEFAULT array_fill(0, ARRAY[24]),
     ADD CONSTRAINT room_usage_monthly_shape CHECK (

@@ -117,6 +117,8 @@ class UsageRow(msgspec.Struct, frozen=True):
     bookings: int
     cancellations: int
     no_shows: int
+    lottery_slots: int
+    lottery_applications: int
     complete: bool
     computed_at: datetime
 
@@ -126,7 +128,8 @@ async def usage_of_month(conn: Conn, month: date) -> list[UsageRow]:
     rows = await conn.fetch(
         """
         SELECT u.room_id, r.name, i.name, i.region, i.district, u.open_hours, u.booked_hours,
-               u.bookings, u.cancellations, u.no_shows, u.complete, u.computed_at
+               u.bookings, u.cancellations, u.no_shows, u.lottery_slots,
+               u.lottery_applications, u.complete, u.computed_at
         FROM room_usage_monthly u
         JOIN rooms r ON r.id = u.room_id JOIN institutions i ON i.id = r.institution_id
         WHERE u.month = $1

@@ -222,6 +222,9 @@ async def usage_month(pool: asyncpg.Pool, month: date) -> UsageMonth:
                 bookings=r.bookings,
                 cancellations=r.cancellations,
                 no_shows=r.no_shows,
+                applications_per_slot=(
+                    round(r.lottery_applications / r.lottery_slots, 2) if r.lottery_slots else None
+                ),
             )
             for r in rows
         ],

@@ -4,7 +4,8 @@
 -- open hours (room_open_time: windows minus closures and holidays), booked hours (bookings not
 -- cancelled or rejected — no-shows included — clipped to the month), and of the bookings
 -- starting in the month: bookings (not cancelled or rejected), cancellations, no-shows, and
--- bookings by local weekday (Mon..Sun) and start hour (0..23). `complete` once the month is over
+-- bookings by local weekday (Mon..Sun) and start hour (0..23); and the room's lottery slots
+-- starting in the month with the applications for them. `complete` once the month is over
 -- at p_now. Upserts room_usage_monthly; answers how many rows it wrote.
 CREATE OR REPLACE FUNCTION refresh_room_usage(p_rooms uuid[], p_months date[], p_now timestamptz)
 RETURNS integer
@@ -60,9 +61,19 @@ BEGIN
                    GROUP BY 1, 2, 3) c
           ON c.room_id = m.room_id AND c.month = m.month AND c.hour = h.h
         GROUP BY m.room_id, m.month
+    ),
+    lottery AS (
+        SELECT m.room_id, m.month, count(DISTINCT s.id)::int AS slots,
+               count(a.id) FILTER (WHERE a.withdrawn_at IS NULL)::int AS applications
+        FROM m
+        JOIN allocation_slots s
+          ON s.room_id = m.room_id AND lower(s.during) >= m.lo AND lower(s.during) < m.hi
+        LEFT JOIN allocation_applications a ON a.slot_id = s.id
+        GROUP BY m.room_id, m.month
     )
     INSERT INTO room_usage_monthly AS u (room_id, month, open_hours, booked_hours, bookings,
-                                       cancellations, no_shows, by_weekday, by_hour, complete,
+                                       cancellations, no_shows, lottery_slots,
+                                       lottery_applications, by_weekday, by_hour, complete,
                                        computed_at)
     SELECT m.room_id, m.month,
            coalesce((SELECT sum(extract(epoch FROM upper(o) - lower(o)))
@@ -70,15 +81,18 @@ BEGIN
                / 3600,
            coalesce(used.booked_hours, 0), coalesce(used.bookings, 0),
            coalesce(used.cancellations, 0), coalesce(used.no_shows, 0),
+           coalesce(lottery.slots, 0), coalesce(lottery.applications, 0),
            weekdays.by_weekday, hours.by_hour, p_now >= m.hi, p_now
     FROM m
     LEFT JOIN used ON used.room_id = m.room_id AND used.month = m.month
     JOIN weekdays ON weekdays.room_id = m.room_id AND weekdays.month = m.month
     JOIN hours ON hours.room_id = m.room_id AND hours.month = m.month
+    LEFT JOIN lottery ON lottery.room_id = m.room_id AND lottery.month = m.month
     ON CONFLICT (month, room_id) DO UPDATE
     SET open_hours = EXCLUDED.open_hours, booked_hours = EXCLUDED.booked_hours,
         bookings = EXCLUDED.bookings, cancellations = EXCLUDED.cancellations,
-        no_shows = EXCLUDED.no_shows, by_weekday = EXCLUDED.by_weekday,
+        no_shows = EXCLUDED.no_shows, lottery_slots = EXCLUDED.lottery_slots,
+        lottery_applications = EXCLUDED.lottery_applications, by_weekday = EXCLUDED.by_weekday,
         by_hour = EXCLUDED.by_hour, complete = EXCLUDED.complete,
         computed_at = EXCLUDED.computed_at;
     GET DIAGNOSTICS v_rows = ROW_COUNT;

@@ -13,10 +13,19 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from booking.allocation import service as allocation
 from booking.catalogue.importer import import_file
-from booking.opendata.service import refresh_usage
+from booking.opendata.service import refresh_usage, usage_month
 from booking.settings import Settings
 from schemas.opendata import STANDARD_COLUMNS
+from tests.allocation.helpers import (
+    NOW,
+    applicants,
+    as_principal,
+    lottery_room,
+    open_round,
+    saturday_slots,
+)
 from tests.factories import create_institution, create_room, create_user, set_weekly_rules
 from tests.reservations.conftest import at
 
@@ -271,3 +280,36 @@ async def test_open_endpoints_are_documented_with_examples(client: Client) -> No
         assert "license" in operation["description"]
     usage = document["paths"]["/open/v1/usage"]["get"]["responses"]["200"]
     assert "examples" in usage["content"]["application/json"]
+
+
+async def test_lottery_demand_is_applications_per_slot_of_the_month(
+    client: Client, db: asyncpg.Pool, settings: Settings
+) -> None:
+    """Applications (withdrawn ones apart) per lottery slot of the room starting in the month;
+    null for rooms without lottery slots that month."""
+    institution = await create_institution(db)
+    room = await lottery_room(db, institution)
+    plain = await create_room(db, institution, name="보통 방")
+    manager_user = await create_user(db, settings, role="manager")
+    manager = as_principal(manager_user, (institution,))
+    slots = saturday_slots(2)
+    round_id = await open_round(db, manager, room, slots)
+    slot_ids = [
+        r["id"]
+        for r in await db.fetch(
+            "SELECT id FROM allocation_slots WHERE round_id = $1 ORDER BY position", round_id
+        )
+    ]
+    people = await applicants(db, settings, 5)
+    for n, (_, citizen) in enumerate(people):
+        await allocation.apply(db, citizen, round_id, slot_ids[n % 2], NOW)
+    withdrawn = await allocation.apply(db, people[0][1], round_id, slot_ids[1], NOW)
+    await allocation.withdraw(db, people[0][1], round_id, withdrawn.id, NOW)
+    month = date(2026, 12, 1)
+    await refresh_usage(db, datetime(2027, 1, 2, tzinfo=UTC), months=[month])
+
+    # December has not begun for the API yet (it refuses a month not begun): read what it serves.
+    figures = {r.room_id: r for r in (await usage_month(db, month)).rooms}
+
+    assert figures[room].applications_per_slot == 2.5  # 5 live applications, 2 slots
+    assert figures[plain].applications_per_slot is None
