@@ -217,5 +217,7 @@ async def test_registration_accepts_a_korean_address_and_stores_it_as_given(
         "/v1/auth/register",
         json={"email": CITIZEN_EMAIL, "password": "correct horse battery", "name": "김 지우"},
     )
-    assert response.status_code == 202, response.text  # registration answers alike for every address
+    assert response.status_code == 202, (
+        response.text
+    )  # registration answers alike for every address
     assert await db.fetchval("SELECT email FROM users") == CITIZEN_EMAIL
