@@ -142,8 +142,8 @@ async def _seed(url: str, secret: str) -> tuple[list[uuid.UUID], list[str], uuid
         )
         users = await conn.fetch(
             """
-            INSERT INTO users (email, password_hash, name)
-            SELECT 'bench-' || g || '@example.org', 'not-a-login', '시민 ' || g
+            INSERT INTO users (email, password_hash, name, email_verified_at)
+            SELECT 'bench-' || g || '@example.org', 'not-a-login', '시민 ' || g, now()
             FROM generate_series(1, $1) g RETURNING id
             """,
             max(CITIZENS, HOT_ATTEMPTS),

@@ -72,7 +72,8 @@ async def _setup(pool: asyncpg.Pool, citizens: int) -> tuple[list[uuid.UUID], li
     password = hash_password("bench password 1")
     users = [
         await pool.fetchval(
-            "INSERT INTO users (email, password_hash, name) VALUES ($1, $2, '시민') RETURNING id",
+            "INSERT INTO users (email, password_hash, name, email_verified_at)"
+            " VALUES ($1, $2, '시민', now()) RETURNING id",
             f"bench-{i}@example.org",
             password,
         )

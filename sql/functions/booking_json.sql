@@ -3,19 +3,22 @@
 -- quote (booking_fee.sql).
 DROP FUNCTION IF EXISTS booking_json(bookings);
 CREATE OR REPLACE FUNCTION booking_json(b bookings, p_tz text) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
-        'id', b.id,
-        'status', b.status,
-        'room_id', b.room_id,
-        'start', rfc3339_local(lower(b.during), p_tz),
-        'end', rfc3339_local(upper(b.during), p_tz),
-        'purpose', b.purpose,
-        'purpose_public', b.purpose_public,
-        'attendees', b.attendees,
-        'sequence', b.sequence,
-        'created_at', rfc3339_local(b.created_at, p_tz),
-        'updated_at', rfc3339_local(b.updated_at, p_tz),
-        'fee', booking_fee(b.room_id, lower(b.during), upper(b.during))
-    )::text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    -- PL/pgSQL so that its plan is cached per session (book() builds every answer with it).
+    RETURN json_build_object(
+            'id', b.id,
+            'status', b.status,
+            'room_id', b.room_id,
+            'start', rfc3339_local(lower(b.during), p_tz),
+            'end', rfc3339_local(upper(b.during), p_tz),
+            'purpose', b.purpose,
+            'purpose_public', b.purpose_public,
+            'attendees', b.attendees,
+            'sequence', b.sequence,
+            'created_at', rfc3339_local(b.created_at, p_tz),
+            'updated_at', rfc3339_local(b.updated_at, p_tz),
+            'fee', booking_fee(b.room_id, lower(b.during), upper(b.during))
+        )::text;
+END
 $$;

@@ -4,12 +4,17 @@
 -- caused; strikes older than 90 days no longer count.
 CREATE OR REPLACE FUNCTION citizen_suspended_until(p_citizen uuid, p_now timestamptz)
 RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    -- PL/pgSQL so that its plan is cached per session (book() asks it on every booking).
+    RETURN (
     SELECT max(s.at + interval '30 days')
-    FROM strikes s
-    WHERE s.citizen_id = p_citizen AND s.forgiven_at IS NULL
-      AND s.at <= p_now AND s.at > p_now - interval '30 days'
-      AND (SELECT sum(t.weight) FROM strikes t
-           WHERE t.citizen_id = p_citizen AND t.forgiven_at IS NULL
-             AND t.at <= s.at AND t.at > s.at - interval '90 days') >= 3
+        FROM strikes s
+        WHERE s.citizen_id = p_citizen AND s.forgiven_at IS NULL
+          AND s.at <= p_now AND s.at > p_now - interval '30 days'
+          AND (SELECT sum(t.weight) FROM strikes t
+               WHERE t.citizen_id = p_citizen AND t.forgiven_at IS NULL
+                 AND t.at <= s.at AND t.at > s.at - interval '90 days') >= 3
+    );
+END
 $$;
