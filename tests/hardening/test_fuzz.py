@@ -12,9 +12,10 @@ from typing import Any
 import asyncpg
 import httpx
 import schemathesis
-from hypothesis import HealthCheck, Phase
+from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.factories import Cast
@@ -70,3 +71,48 @@ async def test_stateful_fuzzing_finds_no_server_error_for_any_role(
     reached = {op for op, codes in seen.items() if any(200 <= c < 300 for c in codes)}
     by_id = {op.operation_id for op in operations() if "{" in op.path}
     assert reached & by_id, seen
+
+
+EXAMPLES_PER_OPERATION = int(os.environ.get("NANUM_FUZZ_EXAMPLES", "4"))
+
+
+def _every_operation(url: str, headers: dict[str, str], seen: dict[str, set[int]]) -> None:
+    """A stateless pass: generated requests to every operation of the document, so the ones no
+    link leads to (no id in their path: the caller's profile and calendar, sign-in, health...)
+    are fuzzed too."""
+    schema = schemathesis.openapi.from_url(f"{url}/schema/openapi.json")
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result  # every operation of our document is valid
+        operation = result.ok()
+        _fuzz_operation(operation, headers, seen)
+
+
+def _fuzz_operation(operation: Any, headers: dict[str, str], seen: dict[str, set[int]]) -> None:
+    operation_id = operation.definition.raw["operationId"]
+
+    @given(case=operation.as_strategy())
+    @hypothesis_settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def call(case: Any) -> None:
+        response = case.call(headers=headers, timeout=30)
+        seen.setdefault(operation_id, set()).add(response.status_code)
+        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+
+    call()
+
+
+async def test_every_operation_is_fuzzed_without_a_server_error(
+    cast: Cast, db: asyncpg.Pool, live_server: str
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as client:
+        await prepare_target(client, cast, db)
+    seen: dict[str, set[int]] = {}
+    for role in ("citizen_a", "manager_x", "admin"):
+        await asyncio.to_thread(_every_operation, live_server, cast.headers(role), seen)
+    assert {op.operation_id for op in operations()} <= seen.keys()
