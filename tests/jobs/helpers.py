@@ -192,7 +192,9 @@ class HoldingHandler:
       ``451 4.3.0 try again``, still unrecorded.
 
     :meth:`release` ends both holds. The hold check and the recording happen under one lock:
-    once :meth:`hold_data` returned, nothing more is recorded until :meth:`release`. A held
+    once :meth:`hold_data` returned, nothing more is recorded until :meth:`accept` — after
+    :meth:`release`, a DATA the server reads late (sent by a client killed meanwhile, still in
+    the server's buffer on a loaded machine) is answered 451 unrecorded, like a held one. A held
     session whose client disconnects (a killed worker) is cancelled by aiosmtpd, unrecorded.
     """
 
@@ -208,6 +210,7 @@ class HoldingHandler:
         self._quit_gate: _Gate | None = None
         self._held_data: list[ReceivedMail] = []
         self._held_quits: list[ReceivedMail] = []
+        self._refusing = False
         self._waiting = {"DATA": 0, "QUIT": 0}
         self.answered_try_again = 0
 
@@ -217,6 +220,9 @@ class HoldingHandler:
         mail = ReceivedMail(raw, tuple(envelope.rcpt_tos), time.time())
         with self._lock:
             gate = self._data_gate
+            if gate is None and self._refusing:
+                self.answered_try_again += 1
+                return self.TRY_AGAIN
             if gate is None:
                 self._received.append(mail)
                 self._accepted_by_peer[session.peer] = mail
@@ -256,12 +262,19 @@ class HoldingHandler:
             self._data_gate = self._data_gate or _Gate()
 
     def release(self) -> None:
-        """Let every held session go on and end both holds."""
+        """Let every held session go on and end both holds; DATA keeps being refused (451,
+        unrecorded) until :meth:`accept` if it was held."""
         with self._lock:
+            self._refusing = self._refusing or self._data_gate is not None
             for gate in (self._data_gate, self._quit_gate):
                 if gate is not None:
                     gate.open()
             self._data_gate = self._quit_gate = None
+
+    def accept(self) -> None:
+        """Record and accept messages again (after :meth:`release`)."""
+        with self._lock:
+            self._refusing = False
 
     def waiting(self, command: str) -> int:
         """How many sessions are held at ``command`` (``DATA`` or ``QUIT``) right now."""

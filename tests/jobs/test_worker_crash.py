@@ -166,6 +166,7 @@ async def test_worker_killed_mid_batch_delivers_all_500_once_after_restart(
     await poll_until(lambda: server.waiting("DATA") + server.waiting("QUIT") == 0, within=10)
     assert {_key(m) for m in server.snapshot()} == accepted
 
+    server.accept()
     worker = _start_worker(database_url, private_redis.url, holding_smtp.port)
     try:
         async with Redis.from_url(private_redis.url) as redis:
