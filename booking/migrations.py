@@ -103,11 +103,17 @@ def _rewritten(directory: Path) -> dict[str, set[str]]:
     return accepted
 
 
+_RECORDED = {
+    "schema_migrations": "SELECT name, checksum FROM schema_migrations",
+    "schema_functions": "SELECT name, checksum FROM schema_functions",
+}
+
+
 async def _recorded(conn: Conn, table: str) -> dict[str, str]:
     exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table)
     if not exists:
         return {}
-    rows = await conn.fetch(f"SELECT name, checksum FROM {table}")  # noqa: S608 - fixed table names
+    rows = await conn.fetch(_RECORDED[table])
     return {r["name"]: r["checksum"] for r in rows}
 
 

@@ -53,6 +53,7 @@ from schemas.catalogue import (
     ROOM_KINDS,
     WEEKDAYS,
     ClosureCreate,
+    Room,
     RoomCreate,
     RoomPatch,
     WeeklyWindowIn,
@@ -255,6 +256,32 @@ async def _page(
         status_label=_status,
         state_label=lambda s: _label(STATE_LABELS, s),
         state_mark=STATE_MARKS.get,
+        **context,
+    )
+
+
+async def _room_page(
+    request: PageRequest,
+    template: str,
+    institution: InstitutionName,
+    room: Room,
+    title: str,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Template:
+    """A page about one room of the institution (opening hours, closures), titled with the room's
+    name as the page's language shows it."""
+    name = _room_name(room.name, room.name_en)
+    return await _page(
+        request,
+        template,
+        institution,
+        "rooms",
+        _t(title) % {"room": name},
+        status=status,
+        room=room,
+        room_title=name,
         **context,
     )
 
@@ -490,15 +517,13 @@ class ManagerController(Controller):
     ) -> Template:
         principal = await _manager(request)
         room = await catalogue_rooms.get_room(request.app.state.pool, principal, room_id)
-        return await _page(
+        return await _room_page(
             request,
             "manager/windows.html",
             institution,
-            "rooms",
-            _t(N_("Opening hours of %(room)s")) % {"room": _room_name(room.name, room.name_en)},
+            room,
+            N_("Opening hours of %(room)s"),
             status=status,
-            room=room,
-            room_title=_room_name(room.name, room.name_en),
             rows=rows,
             validity=validity,
             preview=preview,
@@ -623,15 +648,13 @@ class ManagerController(Controller):
             for c in await catalogue_closures.list_closures(pool, principal, room_id)
             if c.end > now
         ]
-        return await _page(
+        return await _room_page(
             request,
             "manager/closures.html",
             institution,
-            "rooms",
-            _t(N_("Closures of %(room)s")) % {"room": _room_name(room.name, room.name_en)},
+            room,
+            N_("Closures of %(room)s"),
             status=status,
-            room=room,
-            room_title=_room_name(room.name, room.name_en),
             closures=closures,
             values=values,
             hits=hits,
