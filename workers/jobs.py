@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 import asyncpg
 from arq import Retry
 
+from booking.catalogue import import_jobs
 from booking.jobs import service as outbox
 from booking.jobs.service import record_failed_job
 from booking.notifications import service
@@ -38,7 +39,9 @@ __all__ = (
     "compute_usage",
     "enqueue_reminders",
     "handle_outbox_event",
+    "import_open_data",
     "release_no_shows",
+    "resume_open_data_imports",
     "runtime",
     "send_reminder",
     "sweep_outbox",
@@ -70,8 +73,15 @@ def runtime(ctx: dict[str, Any]) -> Runtime:
 
 
 async def with_retries(
-    ctx: dict[str, Any], name: str, args: list[object], body: Callable[[], Awaitable[T]]
+    ctx: dict[str, Any],
+    name: str,
+    args: list[object],
+    body: Callable[[], Awaitable[T]],
+    *,
+    on_failure: Callable[[str, bool], Awaitable[None]] | None = None,
 ) -> T | None:
+    """Run ``body`` within the time budget; retry a failure, record the last one.
+    ``on_failure(error, final)`` hears of each failed try (its own failure is only logged)."""
     rt = runtime(ctx)
     try:
         async with asyncio.timeout(rt.budget_seconds):
@@ -79,7 +89,14 @@ async def with_retries(
     except Exception as exc:
         job_try = int(ctx.get("job_try", 1))
         # Undeliverable: retrying cannot help; recorded at once for `jobs retry`.
-        if job_try < rt.max_tries and not isinstance(exc, MailUndeliverable):
+        final = job_try >= rt.max_tries or isinstance(exc, MailUndeliverable)
+        error = f"{type(exc).__name__}: {exc}"
+        if on_failure is not None:
+            try:
+                await on_failure(error, final)
+            except Exception as hook_exc:  # noqa: BLE001 - never hides the job's own failure
+                log.warning("job %s: failure hook failed: %s", name, hook_exc)
+        if not final:
             log.warning("job %s try %d failed, retrying: %s", name, job_try, exc)
             raise Retry(defer=job_try * rt.retry_backoff_seconds) from exc
         failed_id = await record_failed_job(
@@ -87,7 +104,7 @@ async def with_retries(
             str(ctx.get("job_id", "")),
             name,
             json.dumps(args),
-            f"{type(exc).__name__}: {exc}",
+            error,
             job_try,
         )
         log.error(
@@ -165,3 +182,31 @@ async def compute_usage(ctx: dict[str, Any]) -> int:
     """Cron: the monthly use figures (open data and the managers' Use page) of the previous and
     the current month (so far), every room."""
     return await refresh_usage(runtime(ctx).pool, datetime.now(UTC))
+
+
+async def import_open_data(ctx: dict[str, Any], import_id: str) -> bool | None:
+    """One step of an uploaded open-data import: batches of rows for half the time budget, then
+    the next step is enqueued (True when the import is finished). A failed try is noted on the
+    import (its page shows it); after the last one the import is failed, and the failed-jobs page
+    or the import's page can run it again from where it stopped."""
+    rt = runtime(ctx)
+    ident = uuid.UUID(import_id)
+    plans: import_jobs.PlanCache = ctx.setdefault("import_plans", {})
+
+    async def body() -> bool:
+        position = await import_jobs.run_import_step(
+            rt.pool, ident, plans, seconds=rt.budget_seconds / 2
+        )
+        if position is not None:
+            await import_jobs.enqueue_step(ctx["redis"], ident, position)
+        return position is None
+
+    async def failed(error: str, final: bool) -> None:
+        await import_jobs.record_error(rt.pool, ident, error, final=final)
+
+    return await with_retries(ctx, import_jobs.IMPORT_JOB, [import_id], body, on_failure=failed)
+
+
+async def resume_open_data_imports(ctx: dict[str, Any]) -> int:
+    """Cron: imports queued or running whose job never reached Redis or was lost there."""
+    return await import_jobs.resume_stalled(runtime(ctx).pool, ctx["redis"])

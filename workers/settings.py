@@ -19,6 +19,7 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob
 from arq.worker import Function
 
+from booking.catalogue import import_jobs
 from booking.db import create_pool, ensure_migrated
 from booking.observability import configure_logging
 from booking.settings import Settings, load_settings
@@ -129,6 +130,8 @@ class WorkerSettings:
         # The default job timeout: arq keeps every job's in-progress marker for the longest
         # function timeout + 10 s, so a longer one would delay re-runs after a crash for all jobs.
         func(allocation.draw_round, name=allocation.DRAW_JOB),
+        # Steps of a few seconds each, chained (see booking/catalogue/import_jobs.py).
+        func(jobs.import_open_data, name=import_jobs.IMPORT_JOB),
     ]
     cron_jobs: ClassVar[list[CronJob]] = [
         cron(jobs.sweep_outbox, name="sweep_outbox", second=_EVERY_10_SECONDS),
@@ -141,6 +144,7 @@ class WorkerSettings:
         # function timeout, which would delay recovery after a crash (two months over 5,000
         # rooms take about 2 s, well inside job_timeout).
         cron(jobs.compute_usage, name="compute_usage", minute={5}, second={0}),
+        cron(jobs.resume_open_data_imports, name="resume_open_data_imports", second={40}),
     ]
     on_startup = startup
     on_shutdown = shutdown

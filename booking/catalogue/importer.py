@@ -17,16 +17,26 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import get_origin
+
+import msgspec
 
 from booking.catalogue import queries
 from booking.catalogue.queries import InstitutionValues, RoomValues, RuleValues
 from booking.catalogue.regions import official_region, place_address
 from booking.catalogue.windows import merge_windows
 from booking.db import Conn
+from booking.spreadsheet import spreadsheet_safe
 
 __all__ = (
     "ACCESSIBILITY_WORDS",
     "AMENITY_WORDS",
+    "DATABASE_REFUSAL",
+    "NO_INSTITUTION_NAME",
+    "NO_ROOM_NAME",
+    "REPEATED_ROW",
+    "UNPLACEABLE",
+    "ImportPlan",
     "ImportReport",
     "ParsedRow",
     "RowSkipped",
@@ -37,6 +47,9 @@ __all__ = (
     "parse_accessibility",
     "parse_closed_days",
     "parse_row",
+    "plan_import",
+    "write_planned",
+    "written_institutions",
 )
 
 SEOUL = "서울특별시"
@@ -104,6 +117,13 @@ _COURT_WORDS = (
     "게이트볼",
     "탁구",
 )
+NO_ROOM_NAME = "no room name"
+NO_INSTITUTION_NAME = "no institution name"
+UNPLACEABLE = "address names no known region and district"
+REPEATED_ROW = "repeats an earlier row (hours merged into it)"
+DATABASE_REFUSAL = "rejected by the database"
+"""The reasons a row does not become a room of its own (the last one is followed by the error's
+class name, e.g. ``rejected by the database (StringDataRightTruncationError)``)."""
 _PHOTO = re.compile(r"^https?://\S+\.(jpe?g|png|gif|webp)(\?\S*)?$", re.IGNORECASE)
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 
@@ -160,15 +180,23 @@ class ImportReport:
             )
         )
 
+    def to_json(self) -> bytes:
+        """The whole report (counts and skipped rows) as JSON, for :meth:`from_json`."""
+        return msgspec.json.encode(self)
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> ImportReport:
+        return msgspec.json.decode(data, type=cls, dec_hook=_counter)
+
     def csv_text(self) -> str:
-        """The skipped rows as CSV (UTF-8 text), one reason each, for the data's publisher."""
+        """The skipped rows as CSV (UTF-8 text), one reason each, for the data's publisher; a
+        cell that a spreadsheet would run as a formula starts with an apostrophe."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["line", "개방시설명", "개방장소명", "제공기관명", "reason"])
         for skipped in sorted(self.skipped_rows, key=lambda r: r.line):
-            writer.writerow(
-                [skipped.line, skipped.room, skipped.place, skipped.provider, skipped.reason]
-            )
+            cells = (skipped.room, skipped.place, skipped.provider)
+            writer.writerow([skipped.line, *map(spreadsheet_safe, cells), skipped.reason])
         return out.getvalue()
 
     def lines(self) -> list[str]:
@@ -184,6 +212,13 @@ class ImportReport:
             f"imported without a published capacity: {self.without_capacity};"
             f" without coordinates (found by district): {self.without_coordinates}",
         ]
+
+
+def _counter(kind: type, value: object) -> object:
+    """msgspec decodes ``skipped`` (a Counter) from its JSON object."""
+    if kind is Counter or get_origin(kind) is Counter:
+        return Counter(msgspec.convert(value, dict[str, int]))
+    raise NotImplementedError(kind)
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -269,7 +304,7 @@ def _region_district(row: dict[str, str]) -> tuple[str, str]:
         place = place_address(source)
         if place is not None:
             return place.region, place.district
-    raise RowSkipped("address names no known region and district")
+    raise RowSkipped(UNPLACEABLE)
 
 
 def _institution_kind(name: str) -> str:
@@ -373,10 +408,10 @@ def parse_row(row: dict[str, str]) -> ParsedRow:
     """One CSV row as an institution, a room and its weekly windows, or RowSkipped(reason)."""
     room_name = row.get("개방시설명", "")
     if not room_name:
-        raise RowSkipped("no room name")
+        raise RowSkipped(NO_ROOM_NAME)
     place = row.get("개방장소명") or row.get("관리기관명") or ""
     if not place:
-        raise RowSkipped("no institution name")
+        raise RowSkipped(NO_INSTITUTION_NAME)
     region, district = _region_district(row)
     capacity = _number(row.get("수용가능인원수", ""))
     if capacity is not None and capacity < 1:
@@ -565,23 +600,36 @@ async def _upsert_room(conn: Conn, institution_id: uuid.UUID, parsed: ParsedRow)
     return outcome
 
 
-async def import_rows(
-    conn: Conn, rows: list[dict[str, str]], *, region: str | None = None
-) -> ImportReport:
-    """Create or update institutions, rooms and windows; each row commits on its own. With
-    ``region`` (any spelling :func:`official_region` knows) only that region's rows count."""
+@dataclass(slots=True)
+class ImportPlan:
+    """What an import writes, worked out before the first write: the rows that become rooms
+    (in file order, a repeated facility's hours merged into its first row) and the report of the
+    rows that do not. Planning reads no database, so the same file plans the same way twice."""
+
+    rows: list[ParsedRow]
+    report: ImportReport
+    first_institution: dict[str, InstitutionValues]
+    """One row's contact details stand for the institution, so reruns do not flip-flop."""
+    lines: dict[str, tuple[int, dict[str, str]]]
+    """Room key -> (line, raw row), for the report of a row the database refuses."""
+    rows_read: int
+    """Rows of the file (``rows`` are those that become rooms)."""
+
+
+def plan_import(rows: list[dict[str, str]], *, region: str | None = None) -> ImportPlan:
+    """Parse every row; with ``region`` (any spelling :func:`official_region` knows) only that
+    region's rows count."""
     wanted = None if region is None else (official_region(region) or region)
-    report = ImportReport()
-    parsed_rows: list[ParsedRow] = []
+    plan = ImportPlan(
+        rows=[], report=ImportReport(), first_institution={}, lines={}, rows_read=len(rows)
+    )
     seen_rooms: dict[str, ParsedRow] = {}
-    first_institution: dict[str, InstitutionValues] = {}
-    lines: dict[str, tuple[int, dict[str, str]]] = {}
     for line, row in enumerate(rows, start=2):
         try:
             parsed = parse_row(row)
         except RowSkipped as exc:
             if wanted is None or _mentions(row, wanted):
-                report.skip(line, row, str(exc))
+                plan.report.skip(line, row, str(exc))
             continue
         if wanted is not None and parsed.institution.region != wanted:
             continue
@@ -589,15 +637,28 @@ async def import_rows(
         if earlier is not None:
             # The same facility listed again (e.g. day and evening tariffs): one room, all hours.
             earlier.rules = merge_windows(earlier.rules + parsed.rules)
-            report.skip(line, row, "repeats an earlier row (hours merged into it)")
+            plan.report.skip(line, row, REPEATED_ROW)
             continue
         seen_rooms[parsed.room_key] = parsed
-        lines[parsed.room_key] = (line, row)
-        # One row's contact details stand for the institution, so reruns do not flip-flop.
-        first_institution.setdefault(parsed.institution_key, parsed.institution)
-        parsed_rows.append(parsed)
-    institution_ids: dict[str, uuid.UUID] = {}
-    for parsed in parsed_rows:
+        plan.lines[parsed.room_key] = (line, row)
+        plan.first_institution.setdefault(parsed.institution_key, parsed.institution)
+        plan.rows.append(parsed)
+    return plan
+
+
+async def write_planned(
+    conn: Conn,
+    plan: ImportPlan,
+    report: ImportReport,
+    start: int,
+    stop: int,
+    institution_ids: dict[str, uuid.UUID],
+) -> None:
+    """Create or update the institutions, rooms and windows of ``plan.rows[start:stop]``, each
+    row in its own transaction (a savepoint inside the caller's), counting into ``report``.
+    ``institution_ids`` holds the institutions already written by this import (see
+    :func:`written_institutions`); they are not counted again."""
+    for parsed in plan.rows[start:stop]:
         key = parsed.institution_key
         institution_outcome: str | None = None
         try:
@@ -605,12 +666,12 @@ async def import_rows(
                 ident = institution_ids.get(key)
                 if ident is None:
                     ident, institution_outcome = await _upsert_institution(
-                        conn, first_institution[key]
+                        conn, plan.first_institution[key]
                     )
                 outcome = await _upsert_room(conn, ident, parsed)
         except Exception as exc:  # noqa: BLE001 - one bad row never aborts the import
-            line, row = lines[parsed.room_key]
-            report.skip(line, row, f"rejected by the database ({type(exc).__name__})")
+            line, row = plan.lines[parsed.room_key]
+            report.skip(line, row, f"{DATABASE_REFUSAL} ({type(exc).__name__})")
             continue
         institution_ids[key] = ident
         if institution_outcome is not None:
@@ -621,9 +682,40 @@ async def import_rows(
             report.closed_days_kept_as_note += 1
         if parsed.room.capacity is None:
             report.without_capacity += 1
-        if first_institution[key].latitude is None:
+        if plan.first_institution[key].latitude is None:
             report.without_coordinates += 1
-    return report
+
+
+async def written_institutions(
+    conn: Conn, plan: ImportPlan, report: ImportReport, before: int
+) -> dict[str, uuid.UUID]:
+    """Institution key -> id of the institutions that ``plan.rows[:before]`` wrote (rows the
+    database refused wrote nothing), so an import resumed at ``before`` counts each institution
+    once, as an uninterrupted one does."""
+    refused = {r.line for r in report.skipped_rows if r.reason.startswith(DATABASE_REFUSAL)}
+    keys = sorted(
+        {
+            parsed.institution_key
+            for parsed in plan.rows[:before]
+            if plan.lines[parsed.room_key][0] not in refused
+        }
+    )
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        "SELECT source_key, id FROM institutions WHERE source_key = ANY($1::text[])", keys
+    )
+    return {key: ident for key, ident in rows}
+
+
+async def import_rows(
+    conn: Conn, rows: list[dict[str, str]], *, region: str | None = None
+) -> ImportReport:
+    """Create or update institutions, rooms and windows; each row commits on its own. With
+    ``region`` (any spelling :func:`official_region` knows) only that region's rows count."""
+    plan = plan_import(rows, region=region)
+    await write_planned(conn, plan, plan.report, 0, len(plan.rows), {})
+    return plan.report
 
 
 def _mentions(row: dict[str, str], region: str) -> bool:

@@ -22,32 +22,46 @@ __all__ = (
     "BookableWindow",
     "ClosureHit",
     "ClosureRow",
+    "ImportProgress",
+    "ImportStart",
     "InstitutionRow",
     "InstitutionValues",
+    "OpenDataImport",
     "RoomRow",
     "RoomSearch",
     "RoomValues",
     "RuleValues",
+    "claim_stalled_imports",
     "delete_closure",
     "fetch_bookable_windows",
     "fetch_closures",
     "fetch_free_intervals",
+    "fetch_import",
+    "fetch_import_content",
+    "fetch_import_report",
     "fetch_institution",
     "fetch_open_intervals",
     "fetch_room",
     "fetch_rules",
     "insert_closure",
+    "insert_import",
     "insert_institution",
     "insert_room",
     "institution_params",
     "list_institutions",
+    "lock_import_progress",
     "lock_institution",
     "lock_room",
     "lock_room_bookings",
+    "recent_imports",
+    "record_import_error",
     "replace_rules",
+    "requeue_failed_import",
     "rooms_without_capacity",
+    "save_import_progress",
     "search_rooms",
     "slot_holding_bookings_within",
+    "start_import",
     "update_institution",
     "update_room",
 )
@@ -695,3 +709,208 @@ async def fetch_free_intervals(
     for room_id, piece_start, piece_end in rows:
         pieces[room_id].append((piece_start, piece_end))
     return pieces
+
+
+# --- open-data imports (uploads on the admin page, imported by a job) -------------------------
+
+
+class OpenDataImport(msgspec.Struct, frozen=True):
+    """An uploaded file and its import's state (no content, no report); built positionally from
+    ``_IMPORT_ROW``."""
+
+    id: uuid.UUID
+    filename: str
+    region: str | None
+    size_bytes: int
+    status: str
+    rows_total: int
+    rows_done: int
+    error: str | None
+    uploaded_by: str | None
+    """The uploader's e-mail address (None once the account is gone)."""
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+_IMPORT_ROW = """
+    i.id, i.filename, i.region, i.size_bytes, i.status, i.rows_total, i.rows_done, i.error,
+    u.email, i.created_at, i.started_at, i.finished_at
+"""
+"""The columns of :class:`OpenDataImport`, in its field order (``i`` joined to users ``u``)."""
+
+
+class ImportProgress(msgspec.Struct, frozen=True):
+    """What a batch of the import job reads under the row's lock."""
+
+    status: str
+    rows_total: int
+    rows_written: int
+    report: str | None
+    """The importer's report so far (JSON text); None before the first batch."""
+
+
+class ImportStart(msgspec.Struct, frozen=True):
+    region: str | None
+    rows_total: int
+
+
+async def insert_import(
+    conn: Conn,
+    uploaded_by: uuid.UUID,
+    filename: str,
+    region: str | None,
+    content: bytes,
+    rows_total: int,
+) -> uuid.UUID:
+    ident: uuid.UUID = await conn.fetchval(
+        """
+        INSERT INTO open_data_imports (uploaded_by, filename, region, content, size_bytes,
+                                       rows_total)
+        VALUES ($1, $2, $3, $4, octet_length($4::bytea), $5) RETURNING id
+        """,
+        uploaded_by,
+        filename,
+        region,
+        content,
+        rows_total,
+    )
+    return ident
+
+
+async def fetch_import(conn: Conn, import_id: uuid.UUID) -> OpenDataImport | None:
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_IMPORT_ROW}
+        FROM open_data_imports i LEFT JOIN users u ON u.id = i.uploaded_by
+        WHERE i.id = $1
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
+        import_id,
+    )
+    return None if row is None else OpenDataImport(*row)
+
+
+async def recent_imports(conn: Conn, limit: int) -> list[OpenDataImport]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_IMPORT_ROW}
+        FROM open_data_imports i LEFT JOIN users u ON u.id = i.uploaded_by
+        ORDER BY i.created_at DESC, i.id LIMIT $1
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
+        limit,
+    )
+    return [OpenDataImport(*row) for row in rows]
+
+
+async def fetch_import_report(conn: Conn, import_id: uuid.UUID) -> str | None:
+    """The importer's report (JSON text) as far as the import got."""
+    report: str | None = await conn.fetchval(
+        "SELECT report::text FROM open_data_imports WHERE id = $1", import_id
+    )
+    return report
+
+
+async def fetch_import_content(conn: Conn, import_id: uuid.UUID) -> bytes:
+    content: bytes = await conn.fetchval(
+        "SELECT content FROM open_data_imports WHERE id = $1", import_id
+    )
+    return content
+
+
+async def start_import(conn: Conn, import_id: uuid.UUID) -> ImportStart | None:
+    """Mark an unfinished import running (a failed one too: a retry runs it again); None when
+    it is done or does not exist."""
+    row = await conn.fetchrow(
+        """
+        UPDATE open_data_imports
+        SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now()
+        WHERE id = $1 AND status <> 'done'
+        RETURNING region, rows_total
+        """,
+        import_id,
+    )
+    return None if row is None else ImportStart(*row)
+
+
+async def lock_import_progress(conn: Conn, import_id: uuid.UUID) -> ImportProgress | None:
+    row = await conn.fetchrow(
+        """
+        SELECT status, rows_total, rows_written, report::text
+        FROM open_data_imports WHERE id = $1 FOR UPDATE
+        """,
+        import_id,
+    )
+    return None if row is None else ImportProgress(*row)
+
+
+async def save_import_progress(
+    conn: Conn,
+    import_id: uuid.UUID,
+    *,
+    rows_written: int,
+    rows_done: int,
+    report: bytes,
+    finished: bool,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE open_data_imports
+        SET rows_written = $2, rows_done = $3, report = $4::text::jsonb, error = NULL,
+            status = CASE WHEN $5 THEN 'done' ELSE status END,
+            finished_at = CASE WHEN $5 THEN now() END,
+            updated_at = now()
+        WHERE id = $1
+        """,
+        import_id,
+        rows_written,
+        rows_done,
+        report.decode(),
+        finished,
+    )
+
+
+async def record_import_error(
+    conn: Conn, import_id: uuid.UUID, error: str, *, failed: bool
+) -> None:
+    """Note the error of a try (``failed``: the last one; the import is failed)."""
+    await conn.execute(
+        """
+        UPDATE open_data_imports
+        SET error = $2, updated_at = now(),
+            status = CASE WHEN $3 THEN 'failed' ELSE status END
+        WHERE id = $1 AND status <> 'done'
+        """,
+        import_id,
+        error,
+        failed,
+    )
+
+
+async def requeue_failed_import(conn: Conn, import_id: uuid.UUID) -> int | None:
+    """A failed import queued again (error cleared); its position, or None if not failed."""
+    position: int | None = await conn.fetchval(
+        """
+        UPDATE open_data_imports SET status = 'queued', error = NULL, updated_at = now()
+        WHERE id = $1 AND status = 'failed'
+        RETURNING rows_written
+        """,
+        import_id,
+    )
+    return position
+
+
+async def claim_stalled_imports(
+    conn: Conn, older_than_seconds: float
+) -> list[tuple[uuid.UUID, int]]:
+    """(id, position) of queued or running imports untouched for ``older_than_seconds`` (their
+    job never reached Redis or was lost there), touched so the next sweep waits again."""
+    rows = await conn.fetch(
+        """
+        UPDATE open_data_imports SET updated_at = now()
+        WHERE status IN ('queued', 'running')
+          AND updated_at < now() - make_interval(secs => $1)
+        RETURNING id, rows_written
+        """,
+        older_than_seconds,
+    )
+    return [(ident, position) for ident, position in rows]

@@ -1,6 +1,7 @@
-"""The admin pages: institutions (create, edit), their managers (appoint, remove), failed jobs
-(retry) and the system's state (Postgres, Redis, SMTP, outbox backlog, queue depth). Admins
-only; anyone else gets 404. Each handler calls the same service as the API or the CLI."""
+"""The admin pages: institutions (create, edit), their managers (appoint, remove), open-data
+imports (upload, progress, report), failed jobs (retry) and the system's state (Postgres, Redis,
+SMTP, outbox backlog, queue depth). Admins only; anyone else gets 404. Each handler calls the
+same service as the API, the CLI or the worker."""
 
 from __future__ import annotations
 
@@ -9,17 +10,30 @@ import uuid
 from typing import Any
 
 import msgspec
-from arq.connections import RedisSettings, create_pool
-from litestar import Controller, get, post
+from arq.connections import ArqRedis
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from booking.accounts import service as accounts
 from booking.accounts.auth import Principal
+from booking.catalogue import import_jobs
 from booking.catalogue import institutions as catalogue_institutions
+from booking.catalogue.importer import (
+    DATABASE_REFUSAL,
+    NO_INSTITUTION_NAME,
+    NO_ROOM_NAME,
+    REPEATED_ROW,
+    UNPLACEABLE,
+    ImportReport,
+)
 from booking.catalogue.institutions import SEOUL
-from booking.errors import NotFound, Problem
+from booking.catalogue.regions import region_names
+from booking.errors import Invalid, NotFound, Problem
 from booking.health.routes import _check_postgres, _check_redis
+from booking.http import redis_of
 from booking.jobs import service as jobs
 from booking.jobs.cli import collect_status
 from booking.manage import queries as manage_queries
@@ -29,6 +43,7 @@ from booking.web.pages import (
     FLASH,
     FormErrors,
     PageRequest,
+    error_page,
     field_text,
     problem_errors,
     redirect,
@@ -69,8 +84,43 @@ FLASH.update(
         "appointed": N_("The manager is appointed."),
         "removed": N_("The appointment has ended."),
         "retried": N_("The job is queued again."),
+        "import-queued": N_("The file is uploaded; its import has started."),
+        "import-retried": N_("The import is queued again; it continues where it stopped."),
     }
 )
+MAX_UPLOAD_MB = import_jobs.MAX_UPLOAD_BYTES // (1024 * 1024)
+UPLOAD_BODY_LIMIT = import_jobs.MAX_UPLOAD_BYTES + 64 * 1024
+"""The upload's request body may exceed the file limit by the form around it (CSRF token,
+region, multipart headers); a larger body is answered 413 before it is read."""
+UPLOAD_MESSAGES: dict[str, str] = {
+    "missing": N_("Choose the CSV file to upload."),
+    import_jobs.EMPTY: N_("The file is empty. Choose the national standard CSV file."),
+    import_jobs.TOO_LARGE: N_("The file is larger than %(mb)s MB. Upload at most %(mb)s MB."),
+    import_jobs.TOO_MANY_ROWS: N_(
+        "The file has more than %(rows)s rows. Split it by region and upload each part."
+    ),
+    import_jobs.UNDECODABLE: N_(
+        "The file is neither UTF-8 nor CP949 text. Save it as CSV in one of them and try again."
+    ),
+    import_jobs.NOT_THE_STANDARD: N_(
+        "This is not the national standard CSV: its first line must name the columns "
+        "개방시설명 and 개방장소명."
+    ),
+    import_jobs.NO_ROWS: N_("The file has no rows under its header line."),
+    "unknown-region": N_("Choose a region from the list."),
+}
+IMPORT_STATUS_LABELS: dict[str, str] = {
+    "queued": N_("Waiting to start"),
+    "running": N_("Importing"),
+    "done": N_("Finished"),
+    "failed": N_("Stopped by an error"),
+}
+SKIP_REASON_LABELS: dict[str, str] = {
+    NO_ROOM_NAME: N_("No room name (개방시설명)"),
+    NO_INSTITUTION_NAME: N_("No building or institution name (개방장소명)"),
+    UNPLACEABLE: N_("The address names no known region and district"),
+    REPEATED_ROW: N_("Repeats an earlier row (its hours were added to it)"),
+}
 SMTP_TIMEOUT = 1.5
 
 
@@ -83,6 +133,11 @@ async def _admin(request: PageRequest) -> Principal:
     if not principal.is_admin:
         raise NotFound("No such page.")
     return principal
+
+
+def _arq(request: PageRequest) -> ArqRedis:
+    """arq's enqueue on the app's Redis connection pool."""
+    return ArqRedis(redis_of(request).connection_pool)
 
 
 async def _check_smtp(host: str, port: int) -> str:
@@ -134,6 +189,44 @@ def _institution_errors(problem: Problem) -> FormErrors:
         text = INSTITUTION_MESSAGES.get(item.field, N_("This value is not accepted."))
         errors.add(item.field, _t(text))
     return errors if errors else problem_errors(problem)
+
+
+def _upload_too_large(request: PageRequest, _: RequestEntityTooLarge) -> Response[Any]:
+    """A body over the upload's limit, refused before it is read (so before we know who sent
+    it): the error page, naming the limit."""
+    message = _t(UPLOAD_MESSAGES[import_jobs.TOO_LARGE]) % {"mb": MAX_UPLOAD_MB}
+    return error_page(request, 413, message)
+
+
+def _filename(name: str) -> str:
+    """The uploaded file's name as shown on the pages: no folders, no control characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in base if c.isprintable()).strip()[:200] or "upload.csv"
+
+
+def _rows_limit() -> str:
+    return i18n.format_number(import_jobs.MAX_ROWS)
+
+
+def _import_status_label(status: str) -> str:
+    return _t(IMPORT_STATUS_LABELS[status]) if status in IMPORT_STATUS_LABELS else status
+
+
+def _reason_label(reason: str) -> str:
+    """A skip reason of the importer in the page language (a refusal by the database keeps the
+    error's class name)."""
+    if reason in SKIP_REASON_LABELS:
+        return _t(SKIP_REASON_LABELS[reason])
+    if reason.startswith(DATABASE_REFUSAL):
+        detail = reason.removeprefix(DATABASE_REFUSAL).strip(" ()")
+        return _t(N_("Refused by the database (%(error)s)")) % {"error": detail}
+    return reason
+
+
+def _reason_rows(report: ImportReport) -> list[tuple[str, str, int]]:
+    """(reason, its label, rows) of a report, most rows first."""
+    ranked = sorted(report.skipped.items(), key=lambda item: (-item[1], item[0]))
+    return [(reason, _reason_label(reason), n) for reason, n in ranked]
 
 
 class AdminController(Controller):
@@ -304,6 +397,131 @@ class AdminController(Controller):
             flash = "appointed"
         return redirect(f"/admin/institutions/{institution_id}/managers", flash, request)
 
+    # --- open-data import ---------------------------------------------------------------------
+
+    async def _imports_page(
+        self,
+        request: PageRequest,
+        region: str = "",
+        errors: FormErrors | None = None,
+        status: int = 200,
+    ) -> Template:
+        return await render(
+            request,
+            "admin/imports.html",
+            status=status,
+            title=_t(N_("Open data import")),
+            section="imports",
+            errors=errors or FormErrors(),
+            region=region,
+            regions=[(name, name) for name in region_names()],
+            imports=await import_jobs.recent_imports(request.app.state.pool),
+            status_label=_import_status_label,
+            max_mb=MAX_UPLOAD_MB,
+            max_rows=import_jobs.MAX_ROWS,
+        )
+
+    @get("/imports", name="admin:imports")
+    async def imports(self, request: PageRequest) -> Template:
+        await _admin(request)
+        return await self._imports_page(request)
+
+    @post(
+        "/imports",
+        name="admin:import-upload",
+        request_max_body_size=UPLOAD_BODY_LIMIT,
+        exception_handlers={RequestEntityTooLarge: _upload_too_large},
+    )
+    async def upload(self, request: PageRequest) -> Template | Redirect:
+        """The file (read as far as the limit allows), checked, stored and handed to the
+        worker; a refusal is shown next to its field. The page middleware closes the file."""
+        principal = await _admin(request)
+        form = await request.form()
+        region = field_text(form, "region", 40)
+        upload = form.get("file")
+        errors = FormErrors()
+        status = 400
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            errors.add("file", _t(UPLOAD_MESSAGES["missing"]))
+        else:
+            raw = await upload.read(import_jobs.MAX_UPLOAD_BYTES + 1)
+            try:
+                import_id = await import_jobs.create_import(
+                    request.app.state.pool,
+                    _arq(request),
+                    principal.id,
+                    _filename(upload.filename),
+                    raw,
+                    region,
+                )
+            except Invalid as problem:
+                reason = str(problem.extra.get("reason", ""))
+                field = "region" if reason == "unknown-region" else "file"
+                message = UPLOAD_MESSAGES.get(reason, N_("This value is not accepted."))
+                errors.add(field, _t(message) % {"mb": MAX_UPLOAD_MB, "rows": _rows_limit()})
+                status = 413 if reason == import_jobs.TOO_LARGE else 400
+            else:
+                return redirect(f"/admin/imports/{import_id}", "import-queued", request)
+        return await self._imports_page(request, region, errors, status)
+
+    @get("/imports/{import_id:uuid}", name="admin:import")
+    async def import_status(self, request: PageRequest, import_id: FromPath[uuid.UUID]) -> Template:
+        """The import's progress, and its report once done. htmx polls the same address every
+        second for the status part only; without JavaScript the page has a refresh link."""
+        await _admin(request)
+        pool = request.app.state.pool
+        found = await import_jobs.get_import(pool, import_id)
+        if found is None:
+            raise NotFound("No such import.")
+        report = (
+            await import_jobs.import_report(pool, import_id) if found.status == "done" else None
+        )
+        context: dict[str, Any] = {
+            "job": found,
+            "report": report,
+            "reasons": _reason_rows(report) if report is not None else [],
+            "skipped_total": sum(report.skipped.values()) if report is not None else 0,
+            "status_label": _import_status_label,
+        }
+        if getattr(request, "htmx", False):
+            return Template(template_name="admin/_import_status.html", context=context)
+        return await render(
+            request,
+            "admin/import.html",
+            title=_t(N_("Import of %(file)s")) % {"file": found.filename},
+            section="imports",
+            **context,
+        )
+
+    @get("/imports/{import_id:uuid}/skipped.csv", name="admin:import-skipped")
+    async def import_skipped(
+        self, request: PageRequest, import_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        await _admin(request)
+        report = await import_jobs.import_report(request.app.state.pool, import_id)
+        if report is None:
+            raise NotFound("No such import, or not begun.")
+        body = "\ufeff" + report.csv_text()  # UTF-8 with BOM: Excel in Korea opens it as UTF-8
+        return Response(
+            body.encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": 'attachment; filename="nanum-import-skipped-rows.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @post("/imports/{import_id:uuid}/retry", name="admin:import-retry")
+    async def import_retry(self, request: PageRequest, import_id: FromPath[uuid.UUID]) -> Redirect:
+        await _admin(request)
+        pool = request.app.state.pool
+        if await import_jobs.get_import(pool, import_id) is None:
+            raise NotFound("No such import.")
+        retried = await import_jobs.retry_import(pool, _arq(request), import_id)
+        return redirect(
+            f"/admin/imports/{import_id}", "import-retried" if retried else None, request
+        )
+
     @get("/jobs", name="admin:jobs")
     async def failed_jobs(self, request: PageRequest) -> Template:
         await _admin(request)
@@ -315,12 +533,7 @@ class AdminController(Controller):
     @post("/jobs/{failed_id:int}/retry", name="admin:retry")
     async def retry(self, request: PageRequest, failed_id: FromPath[int]) -> Redirect:
         await _admin(request)
-        settings = request.app.state.settings
-        arq = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-        try:
-            job_id = await jobs.retry_failed_job(request.app.state.pool, arq, failed_id)
-        finally:
-            await arq.aclose()
+        job_id = await jobs.retry_failed_job(request.app.state.pool, _arq(request), failed_id)
         if job_id is None:
             raise NotFound("No such failed job.")
         return redirect("/admin/jobs", "retried", request)

@@ -34,6 +34,7 @@ from booking.manage.queries import DeskBooking, InstitutionName, RoomUse
 from booking.reservations import lifecycle
 from booking.reservations import service as reservations
 from booking.reservations.walk_in import WalkIn, book_walk_in
+from booking.spreadsheet import spreadsheet_safe
 from booking.web import i18n
 from booking.web.clock import page_now
 from booking.web.pages import (
@@ -1126,8 +1127,8 @@ class ManagerController(Controller):
                         b.end.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                         _status(b.status),
                         b.attendees,
-                        _csv_safe(b.purpose),
-                        _csv_safe(b.citizen_name or ""),
+                        spreadsheet_safe(b.purpose),
+                        spreadsheet_safe(b.citizen_name or ""),
                     ]
                 )
             cursor = page.next_cursor
@@ -1212,11 +1213,6 @@ def _use_row(month: date, use: RoomUse | None) -> dict[str, Any]:
         "no_show_rate": round(100 * use.no_shows / use.bookings, 1) if use.bookings else 0.0,
         "cancellations": use.cancellations,
     }
-
-
-def _csv_safe(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _local(day_text: str, clock_text: str, tz: ZoneInfo) -> datetime | None:

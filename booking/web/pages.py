@@ -233,16 +233,19 @@ def http_error_page(status: int) -> tuple[str, str]:
         404: (N_("Page not found"), N_("The page or booking does not exist, or is not yours.")),
         405: (N_("This request is not valid"), N_("Check the address or the form and try again.")),
         409: (N_("Not possible now"), N_("This booking cannot be changed in its present state.")),
+        413: (N_("Too large to send"), N_("What you sent is larger than this form accepts.")),
         429: (N_("Too many requests"), N_("Wait a few minutes and try again.")),
     }
     title, text = texts.get(status, (N_("Something went wrong"), N_("Please try again later.")))
     return i18n.gettext(title), i18n.gettext(text)
 
 
-def error_page(request: PageRequest, status: int) -> Template:
+def error_page(request: PageRequest, status: int, message: str | None = None) -> Template:
     """An error page, rendered without further queries (exception handlers run synchronously);
-    the header shows the account if the handler had already looked it up."""
+    the header shows the account if the handler had already looked it up. ``message`` (already
+    translated) replaces the status's usual explanation."""
     title, text = http_error_page(status)
+    text = message or text
     principal: Principal | None = request.scope.get(_VIEWER)  # type: ignore[assignment]
     return Template(
         template_name="pages/error.html",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from litestar.datastructures import MutableScopeHeaders
+from litestar.datastructures import MutableScopeHeaders, UploadFile
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from booking.web import i18n
 
@@ -32,7 +33,8 @@ _HEADERS = (
 class PageMiddleware:
     """Chooses the page language (cookie, then Accept-Language) for the rest of the request and
     adds the security headers, and ``Cache-Control: no-store`` unless the handler set one, to
-    every page response."""
+    every page response. Files of a multipart form are closed when the request ends, also when
+    it ended before a handler ran (a refused CSRF token: the CSRF check reads the form)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -65,7 +67,20 @@ class PageMiddleware:
                 headers["content-language"] = language.code
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            await _close_uploaded_files(scope)
+
+
+async def _close_uploaded_files(scope: Scope) -> None:
+    form = ScopeState.from_scope(scope).form
+    if not isinstance(form, dict):
+        return
+    for value in form.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, UploadFile):
+                await item.close()
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

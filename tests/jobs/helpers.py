@@ -13,25 +13,50 @@ import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from booking.catalogue.importer import ImportReport, decode_csv, import_rows
 from booking.notifications.smtp_sink import ReceivedMail, RecordingHandler
 from booking.settings import Settings
 from workers.settings import WorkerSettings
 from workers.worker import create_resilient_worker
 
 __all__ = (
+    "UPLOAD_FIXTURE",
     "HoldingHandler",
+    "direct_report",
     "free_port",
     "insert_booking",
     "insert_bookings",
     "poll_until",
     "running_worker",
 )
+
+
+UPLOAD_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "open-data-upload.csv"
+"""Rows of the national open-data file for the upload tests (see tests/fixtures/README.md)."""
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def direct_report(db: asyncpg.Pool, raw: bytes, region: str | None = None) -> ImportReport:
+    """What the importer reports for ``raw`` imported directly now (rolled back afterwards)."""
+    report = ImportReport()
+    async with db.acquire() as conn:
+        try:
+            async with conn.transaction():
+                report = await import_rows(conn, decode_csv(raw), region=region)
+                raise _Rollback
+        except _Rollback:
+            pass
+    return report
 
 
 def free_port() -> int:

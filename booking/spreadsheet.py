@@ -1,0 +1,11 @@
+"""CSV cells people open in a spreadsheet program."""
+
+from __future__ import annotations
+
+__all__ = ("spreadsheet_safe",)
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (a leading ``=``, ``+``, ``-``, ``@``,
+    tab or carriage return gets an apostrophe in front)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
