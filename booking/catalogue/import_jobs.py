@@ -227,7 +227,9 @@ async def record_error(
 ) -> None:
     """A try of the import job failed (``final``: the last one; the import is failed)."""
     async with pool.acquire() as conn:
-        await queries.record_import_error(conn, import_id, error[:500], failed=final)
+        await queries.record_import_error(
+            conn, import_id, " ".join(error.split())[:500], failed=final
+        )
 
 
 async def retry_import(pool: asyncpg.Pool, arq: ArqRedis, import_id: uuid.UUID) -> bool:

@@ -21,6 +21,7 @@ from booking.errors import NotFound, invalid
 from booking.localtime import to_local
 from booking.opendata import queries
 from booking.opendata.queries import ExportRoom
+from booking.spreadsheet import utf8_with_bom
 from schemas.opendata import (
     STANDARD_COLUMNS,
     DistrictAvailability,
@@ -177,7 +178,7 @@ def rooms_csv(rooms: list[OpenRoom]) -> bytes:
     writer.writerow(STANDARD_COLUMNS)
     for room in rooms:
         writer.writerow(msgspec.structs.astuple(room))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return utf8_with_bom(out.getvalue())
 
 
 def parse_month(text: str | None, now: datetime) -> date:

@@ -43,6 +43,7 @@ from booking.web.pages import (
     FLASH,
     FormErrors,
     PageRequest,
+    csv_attachment,
     error_page,
     field_text,
     problem_errors,
@@ -476,21 +477,22 @@ class AdminController(Controller):
         report = (
             await import_jobs.import_report(pool, import_id) if found.status == "done" else None
         )
-        context: dict[str, Any] = {
-            "job": found,
-            "report": report,
-            "reasons": _reason_rows(report) if report is not None else [],
-            "skipped_total": sum(report.skipped.values()) if report is not None else 0,
-            "status_label": _import_status_label,
-        }
-        if getattr(request, "htmx", False):
-            return Template(template_name="admin/_import_status.html", context=context)
+        template = "admin/import.html"
+        if (
+            request.headers.get("hx-request") == "true"
+            and request.headers.get("hx-target") == "import-status"
+        ):
+            template = "admin/_import_status.html"
         return await render(
             request,
-            "admin/import.html",
+            template,
             title=_t(N_("Import of %(file)s")) % {"file": found.filename},
             section="imports",
-            **context,
+            job=found,
+            report=report,
+            reasons=_reason_rows(report) if report is not None else [],
+            skipped_total=sum(report.skipped.values()) if report is not None else 0,
+            status_label=_import_status_label,
         )
 
     @get("/imports/{import_id:uuid}/skipped.csv", name="admin:import-skipped")
@@ -501,15 +503,7 @@ class AdminController(Controller):
         report = await import_jobs.import_report(request.app.state.pool, import_id)
         if report is None:
             raise NotFound("No such import, or not begun.")
-        body = "\ufeff" + report.csv_text()  # UTF-8 with BOM: Excel in Korea opens it as UTF-8
-        return Response(
-            body.encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": 'attachment; filename="nanum-import-skipped-rows.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return csv_attachment(report.csv_text(), "nanum-import-skipped-rows.csv")
 
     @post("/imports/{import_id:uuid}/retry", name="admin:import-retry")
     async def import_retry(self, request: PageRequest, import_id: FromPath[uuid.UUID]) -> Redirect:

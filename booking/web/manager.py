@@ -41,6 +41,7 @@ from booking.web.pages import (
     FLASH,
     FormErrors,
     PageRequest,
+    csv_attachment,
     field_text,
     problem_errors,
     redirect,
@@ -1134,15 +1135,7 @@ class ManagerController(Controller):
             cursor = page.next_cursor
             if not cursor:
                 break
-        body = "\ufeff" + out.getvalue()  # UTF-8 with BOM: Excel in Korea opens it as UTF-8
-        return Response(
-            body.encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": 'attachment; filename="nanum-bookings.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return csv_attachment(out.getvalue(), "nanum-bookings.csv")
 
     # --- use ------------------------------------------------------------------------------
 

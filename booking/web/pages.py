@@ -8,13 +8,14 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-from litestar import Request
+from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from booking.accounts.auth import Principal
 from booking.errors import Problem, database_problem
+from booking.spreadsheet import utf8_with_bom
 from booking.web import i18n
 from booking.web.sessions import page_principal
 from booking.web.templating import N_
@@ -24,6 +25,7 @@ __all__ = (
     "FormErrors",
     "PageRequest",
     "SignInRequired",
+    "csv_attachment",
     "error_page",
     "field_text",
     "problem_errors",
@@ -125,6 +127,18 @@ async def render(
         template_name=template,
         context={**_context(request, principal, title), **context},
         status_code=status,
+    )
+
+
+def csv_attachment(text: str, filename: str) -> Response[bytes]:
+    """CSV text as a download (UTF-8 with BOM), never cached."""
+    return Response(
+        utf8_with_bom(text),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
