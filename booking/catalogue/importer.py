@@ -231,7 +231,11 @@ def decode_csv(raw: bytes) -> list[dict[str, str]]:
     except UnicodeDecodeError:
         text = raw.decode("cp949", errors="replace")
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    # Cells beyond the header's columns (csv's key None, a list) belong to no column.
+    return [
+        {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        for row in reader
+    ]
 
 
 def parse_closed_days(text: str) -> tuple[set[int], bool, bool, bool]:

@@ -236,6 +236,15 @@ def test_rows_are_counted_as_the_importer_reads_them() -> None:
     assert import_jobs.count_rows(utf8.encode()) == 12
 
 
+def test_cells_beyond_the_header_are_dropped_not_fatal() -> None:
+    raw = "개방시설명,개방장소명\n회의실,a,extra,more\n짧은행\n".encode()
+    assert import_jobs.count_rows(raw) == 2
+    assert decode_csv(raw) == [
+        {"개방시설명": "회의실", "개방장소명": "a"},
+        {"개방시설명": "짧은행", "개방장소명": ""},
+    ]
+
+
 def test_the_skipped_rows_csv_never_starts_a_cell_with_a_formula() -> None:
     report = ImportReport()
     report.skip(
