@@ -41,6 +41,9 @@ T = {
         "repeats": "앞의 행과 같은 시설",
         "not_standard": "전국 표준데이터 CSV가 아닙니다",
         "too_large": "10MB보다 큽니다",
+        "retry": "가져오기 다시 시도",
+        "retried": "멈춘 곳부터 이어서 합니다",
+        "failed": "오류로 멈춤",
     },
     "en": {
         "nav": "Open data import",
@@ -56,6 +59,9 @@ T = {
         "repeats": "Repeats an earlier row",
         "not_standard": "This is not the national standard CSV",
         "too_large": "larger than 10 MB",
+        "retry": "Retry the import",
+        "retried": "it continues where it stopped",
+        "failed": "Stopped by an error",
     },
 }
 TOTALS = (
@@ -206,6 +212,34 @@ def test_the_status_page_follows_the_job_by_itself_and_stops_when_done(
         assert asked >= 1
         page.wait_for_timeout(2500)
         assert len(requests) == asked
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_failed_import_shows_its_error_and_its_retry_button_runs_it_again(
+    browser: Browser, site: Site, shoot: Callable[[Page, str], None], lang: str
+) -> None:
+    t = T[lang]
+    admin = _admin(site)
+    import_id = _queued_import(site, admin)
+    error = "ConnectionDoesNotExistError: connection was closed in the middle of operation"
+    site.run(
+        site.pool.execute(
+            "UPDATE open_data_imports SET status = 'failed', error = $2 WHERE id = $1",
+            import_id,
+            error,
+        )
+    )
+    with opened(browser, lang) as page:
+        _sign_in(page, site, admin.email)
+        page.goto(f"{site.url}/admin/imports/{import_id}")
+        expect(page.locator("#import-status .status-badge")).to_have_text(t["failed"])
+        expect(page.locator("#import-status .job-error")).to_have_text(error)
+        assert page.locator("#import-status").get_attribute("hx-trigger") is None
+        shoot(page, f"admin-import-failed-{lang}")
+        page.get_by_role("button", name=t["retry"]).click()
+        expect(page.locator(".notice-success").first).to_contain_text(t["retried"])
+        expect(page.locator("#import-progress-text")).to_have_text(t["rows"], timeout=30_000)
+        expect(page.locator("#import-status .status-badge")).to_have_text(t["done"])
 
 
 def test_without_javascript_the_status_page_has_a_refresh_link(
