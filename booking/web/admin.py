@@ -50,6 +50,7 @@ from booking.web.pages import (
     redirect,
     render,
     signed_in,
+    wants_part,
 )
 from booking.web.templating import N_
 from schemas.catalogue import (
@@ -477,15 +478,11 @@ class AdminController(Controller):
         report = (
             await import_jobs.import_report(pool, import_id) if found.status == "done" else None
         )
-        template = "admin/import.html"
-        if (
-            request.headers.get("hx-request") == "true"
-            and request.headers.get("hx-target") == "import-status"
-        ):
-            template = "admin/_import_status.html"
         return await render(
             request,
-            template,
+            "admin/_import_status.html"
+            if wants_part(request, "import-status")
+            else "admin/import.html",
             title=_t(N_("Import of %(file)s")) % {"file": found.filename},
             section="imports",
             job=found,

@@ -32,6 +32,7 @@ __all__ = (
     "redirect",
     "render",
     "signed_in",
+    "wants_part",
 )
 
 PageRequest = Request[Any, Any, State]
@@ -127,6 +128,14 @@ async def render(
         template_name=template,
         context={**_context(request, principal, title), **context},
         status_code=status,
+    )
+
+
+def wants_part(request: PageRequest, target: str) -> bool:
+    """htmx asks for the part of the page with the id ``target`` only (the same address without
+    JavaScript gives the whole page)."""
+    return (
+        request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == target
     )
 
 

@@ -34,6 +34,7 @@ from booking.web.pages import (
     redirect,
     render,
     signed_in,
+    wants_part,
 )
 from booking.web.security import safe_next
 from booking.web.sessions import sign_in, sign_out
@@ -463,10 +464,7 @@ class FindController(Controller):
             "amenity_label": lambda a: _label(AMENITY_LABELS, a),
         }
         template = "pages/find.html"
-        if (
-            request.headers.get("hx-request") == "true"
-            and request.headers.get("hx-target") == "more"
-        ):
+        if wants_part(request, "more"):
             template = "pages/_results.html"
         return await render(
             request,
@@ -505,10 +503,7 @@ class RoomController(Controller):
         days = await week_slots(request.app.state.pool, room, monday)
         rules = await catalogue_windows.get_rules(request.app.state.pool, None, room_id)
         template = "pages/room.html"
-        if (
-            request.headers.get("hx-request") == "true"
-            and request.headers.get("hx-target") == "week"
-        ):
+        if wants_part(request, "week"):
             template = "pages/_week.html"
         return await render(
             request,
