@@ -245,7 +245,7 @@ async def _raw_exchange(
     return status, body
 
 
-async def _hot_slot(base_url: str, room: uuid.UUID, tokens: list[str]) -> None:
+async def _hot_slot(base_url: str, room: uuid.UUID, tokens: list[str], meter: CpuMeter) -> None:
     """1,000 citizens on 1,000 pre-opened connections ask for one slot at the same instant.
 
     The client speaks HTTP/1.1 over raw asyncio streams with pre-built requests, so what is
@@ -291,8 +291,11 @@ async def _hot_slot(base_url: str, room: uuid.UUID, tokens: list[str]) -> None:
             for c, t in zip(connections, tokens[:HOT_ATTEMPTS], strict=True)
         ]
         await asyncio.sleep(0)
+        meter.client_in_process = True
+        meter.start()  # the attempts only, not the opening of the connections
         gate.set()
         results = await asyncio.gather(*tasks)
+        meter.stop()
     finally:
         for _, writer in connections:
             writer.close()
@@ -383,9 +386,7 @@ async def _compare(
                     flush=True,
                 )
                 if label == "full stack":
-                    meter.start()
-                    await _hot_slot(base_url, hot_room, tokens)
-                    meter.stop()
+                    await _hot_slot(base_url, hot_room, tokens, meter)
                     print(f"hot slot {meter.per_request(HOT_ATTEMPTS)}", flush=True)
                     print(f"{tag} full stack API {rss_report(group_pids(proc.pid)())}", flush=True)
             finally:

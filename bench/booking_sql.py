@@ -1,11 +1,14 @@
-"""``python -m bench booking_sql``: ``book()`` alone, without HTTP, against a bare INSERT.
+"""``python -m bench booking_sql``: where the database's time per booking goes, without HTTP.
 
-The database's side of the booking benchmark: N connections call ``book()`` (distinct,
-non-conflicting bookings) and, in the same run, the bare INSERT the baseline endpoint does; prints
-bookings per second, Postgres CPU milliseconds per booking for each, and, when the server loads
-``pg_stat_statements`` with ``track = all``, the statements inside ``book()`` that cost most.
+N connections write distinct, non-conflicting bookings four ways, in alternating rounds of one
+run: the baseline endpoint's bare INSERT (a table with only the exclusion constraint), one
+``bookings`` row (its indexes, foreign keys, checks and triggers), that row with its history and
+outbox rows, and ``book()`` (every rule as well). Prints bookings per second and Postgres CPU
+milliseconds per booking for each: the steps between them are what each part costs. When the
+server loads ``pg_stat_statements`` with ``track = all``, the statements inside ``book()`` that
+cost most are listed too.
 
-Options: ``--bookings=4000`` per side, ``--connections=16``, ``--rounds=2`` (alternating).
+Options: ``--bookings=3000`` per variant and round, ``--connections=16``, ``--rounds=2``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -21,74 +25,85 @@ import asyncpg
 from bench.booking import _option, _seed
 from bench.common import bench_database
 from bench.cpu import CpuMeter, postgres_pids
-from booking.reservations.queries import book
 
 __all__ = ("run",)
 
-_BARE = (
-    "INSERT INTO bench_bookings (room_id, during) VALUES ($1, tstzrange($2, $3, '[)')) RETURNING id"
-)
+_ROW = """
+    INSERT INTO bookings (room_id, citizen_id, during, status, purpose, purpose_public, attendees)
+    VALUES ($2, $1, tstzrange($3, $4, '[)'), 'confirmed', 'bench', false, 2)
+"""
+VARIANTS = {
+    "bare INSERT (baseline)": (
+        "INSERT INTO bench_bookings (room_id, during) "
+        "VALUES ($2, tstzrange($3, $4, '[)')) RETURNING $1::uuid"
+    ),
+    "bookings row": _ROW + " RETURNING id",
+    "row + history + outbox": f"""
+        WITH nb AS ({_ROW} RETURNING *),
+        h AS (INSERT INTO booking_history (booking_id, actor_id, from_status, to_status, during,
+                                           reason, at)
+              SELECT nb.id, $1, NULL, nb.status, nb.during, '', now() FROM nb),
+        o AS (INSERT INTO outbox (topic, booking_id, created_at)
+              SELECT 'booking.created', nb.id, now() FROM nb)
+        SELECT id FROM nb
+    """,
+    "book() (every rule)": "SELECT * FROM book($1, $2, $3, $4, 'bench', false, 2, NULL, NULL)",
+}
 
 
 async def _drive(
-    pool: asyncpg.Pool, work: list[tuple[uuid.UUID, uuid.UUID, datetime]], bare: bool
+    pool: asyncpg.Pool,
+    sql: str,
+    work: Iterator[tuple[uuid.UUID, uuid.UUID, datetime]],
+    connections: int,
 ) -> float:
-    queue = iter(work)
-
     async def one_connection() -> None:
         async with pool.acquire() as conn:
-            for citizen, room, start in queue:
-                end = start + timedelta(hours=1)
-                if bare:
-                    await conn.fetchval(_BARE, room, start, end)
-                else:
-                    await book(
-                        conn, citizen_id=citizen, room_id=room, start=start, end=end,
-                        purpose="bench", purpose_public=False, attendees=2,
-                        idempotency_key=None, request_hash=None,
-                    )  # fmt: skip
+            for citizen, room, start in work:
+                await conn.fetchrow(sql, citizen, room, start, start + timedelta(hours=1))
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(one_connection() for _ in range(pool.get_max_size())))
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
     return time.perf_counter() - t0
 
 
 async def run(args: list[str]) -> None:
-    n = int(_option(args, "bookings", "4000"))
+    n = int(_option(args, "bookings", "3000"))
     connections = int(_option(args, "connections", "16"))
     rounds = int(_option(args, "rounds", "2"))
     async with bench_database("booking_sql") as url:
         rooms, _, _ = await _seed(url, secrets.token_urlsafe(48))
-        citizens = [
-            r["id"] for r in await (await asyncpg.connect(url)).fetch("SELECT id FROM users")
-        ]
-        meter_pids = await postgres_pids(url)
         pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections)
         assert pool is not None
-        has_pgss = await pool.fetchval(
-            "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"
-        ) or await _try_pgss(pool)
+        citizens = [r["id"] for r in await pool.fetch("SELECT id FROM users")]
+        meter = CpuMeter({"Postgres": await postgres_pids(url)})
+        has_pgss = await _try_pgss(pool)
         base = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
         offset = 0
-        print(f"book() vs bare INSERT: {n} bookings per side per round, {connections} connections")
+        print(
+            f"{n} distinct bookings per variant and round, {connections} connections, "
+            "no HTTP; Postgres CPU ms per booking = CPU time of all its processes / bookings"
+        )
         for r in range(rounds):
-            for bare in (True, False):
-                work = [
-                    (citizens[i % len(citizens)], rooms[i % len(rooms)],
-                     base + timedelta(hours=offset + i // len(rooms)))
-                    for i in range(n)
-                ]  # fmt: skip
+            for label, sql in VARIANTS.items():
+                work = iter(
+                    [
+                        (citizens[i % len(citizens)], rooms[i % len(rooms)],
+                         base + timedelta(hours=offset + i // len(rooms)))
+                        for i in range(n)
+                    ]
+                )  # fmt: skip
                 offset += n // len(rooms) + 1
-                if has_pgss and not bare and r == rounds - 1:
+                last_book = label.startswith("book()") and r == rounds - 1
+                if has_pgss and last_book:
                     await pool.execute("SELECT pg_stat_statements_reset()")
-                meter = CpuMeter({"Postgres": meter_pids})
                 meter.start()
-                seconds = await _drive(pool, work, bare)
+                seconds = await _drive(pool, sql, work, connections)
                 meter.stop()
-                label = "bare INSERT" if bare else "book()     "
+                assert meter.used is not None
                 print(
-                    f"round {r + 1} {label}: {n / seconds:7.0f} per second; "
-                    + meter.per_request(n),
+                    f"round {r + 1} {label:24s} {n / seconds:6.0f} per second; "
+                    f"Postgres CPU {1000 * meter.used['Postgres'] / n:.3f} ms per booking",
                     flush=True,
                 )
         if has_pgss:
@@ -97,6 +112,7 @@ async def run(args: list[str]) -> None:
 
 
 async def _try_pgss(pool: asyncpg.Pool) -> bool:
+    """Whether pg_stat_statements is loaded by the server (only then can it be created)."""
     try:
         await pool.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await pool.fetchval("SELECT count(*) FROM pg_stat_statements")
@@ -116,4 +132,4 @@ async def _top_statements(pool: asyncpg.Pool, n: int) -> None:
     )
     print("pg_stat_statements, last book() round (ms per booking, nested statements included):")
     for row in rows:
-        print(f"  {row['total_exec_time'] / n:6.3f} ms  {row['calls']:6d}×  {row['q']}")
+        print(f"  {row['total_exec_time'] / n:6.3f} ms  {row['calls']:6d}x  {row['q']}")

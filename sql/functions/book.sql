@@ -90,7 +90,8 @@ BEGIN
             END IF;
             status_code := 409;
             body := json_build_object(
-                'stamp', room_change_stamp(p_room),
+                'stamp', room_change_stamp(p_room, tstzrange(p_start - interval '8 days',
+                                                             p_end + interval '8 days', '[)')),
                 'timezone', c.tz,
                 'fee', booking_fee_of(v_room, p_start, p_end),
                 'conflicts', (SELECT json_agg(json_build_array(lower(u.r), upper(u.r)))
@@ -116,9 +117,9 @@ BEGIN
                                      v_room.monthly_cap_per_citizen, v_room.institution_id,
                                      c.institution_cap, c.tz, p_start, p_end, v_now, NULL);
 
-    -- Inserters of one room take turns from here to the end of their transaction (they already
-    -- did at commit, on the room's room_feed_versions row). It decides nothing: the exclusion
-    -- constraint booking_no_overlap still decides conflicts (23P01). Without it, the attempts
+    -- Inserters of one room take turns from here to the end of their transaction. It decides
+    -- nothing: the exclusion constraint booking_no_overlap still decides conflicts (23P01).
+    -- Without it, the attempts
     -- on one hot slot each insert a tuple and then wait on each other's tuples (and deadlock,
     -- detected only after deadlock_timeout) before meeting the committed winner. (An assignment,
     -- not PERFORM: a plain expression needs no executor.)

@@ -9,7 +9,8 @@ CREATE OR REPLACE FUNCTION booking_conflict(
 ) RETURNS TABLE (stamp text, conflicts tstzrange[], alternatives tstzrange[])
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    stamp := room_change_stamp(p_room);
+    -- Alternatives are searched within a week of the request (booking_alternatives.sql).
+    stamp := room_change_stamp(p_room, tstzrange(p_start - interval '8 days', p_end + interval '8 days', '[)'));
     conflicts := booking_conflicts(p_room, tstzrange(p_start, p_end, '[)'), p_exclude);
     IF p_known IS DISTINCT FROM stamp THEN
         SELECT coalesce(array_agg(tstzrange(a.alt_start, a.alt_end, '[)') ORDER BY a.n), '{}')
