@@ -96,6 +96,17 @@ _ILLEGAL = problem_spec(
     "`current_status`)"
 )
 
+_DECIDERS_ONLY = problem_spec(
+    "Only the room's managers decide, and never on their own booking",
+    example=(
+        403,
+        "own-booking",
+        "Your own booking",
+        "Nobody may decide on their own booking: another manager of the institution "
+        "or an administrator does.",
+    ),
+)
+
 _BOOKING_EXAMPLE = Example(
     summary="a weeknight meeting",
     value={
@@ -245,16 +256,7 @@ class BookingController(Controller):
         security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
-            403: problem_spec(
-                "Only the room's managers decide, and never on their own booking",
-                example=(
-                    403,
-                    "own-booking",
-                    "Your own booking",
-                    "Nobody may decide on their own booking: another manager of the institution "
-                    "or an administrator does.",
-                ),
-            ),
+            403: _DECIDERS_ONLY,
             404: problem_spec("No such booking (for you)"),
             409: _ILLEGAL,
         },
@@ -275,16 +277,7 @@ class BookingController(Controller):
         security=SECURITY,
         responses={
             401: problem_spec("Not signed in"),
-            403: problem_spec(
-                "Only the room's managers decide, and never on their own booking",
-                example=(
-                    403,
-                    "own-booking",
-                    "Your own booking",
-                    "Nobody may decide on their own booking: another manager of the institution "
-                    "or an administrator does.",
-                ),
-            ),
+            403: _DECIDERS_ONLY,
             404: problem_spec("No such booking (for you)"),
             409: _ILLEGAL,
             422: problem_spec("No reason given"),
