@@ -13,6 +13,7 @@ import sys
 BENCHMARKS: dict[str, str] = {
     "catalogue": "bench.catalogue",
     "booking": "bench.booking",
+    "booking_sql": "bench.booking_sql",
     "feeds": "bench.feeds",
     "jobs": "bench.jobs",
     "allocation": "bench.allocation",

@@ -31,6 +31,7 @@ import msgspec
 
 from bench.baseline_app import SCHEMA
 from bench.common import bench_database, percentiles
+from bench.cpu import CpuMeter, group_pids, postgres_pids, redis_pid, rss_report
 from booking.accounts.security import issue_token
 from booking.settings import REPO_ROOT, load_settings
 
@@ -154,16 +155,30 @@ async def _seed(url: str, secret: str) -> tuple[list[uuid.UUID], list[str], uuid
     return rooms[:ROOMS], tokens, rooms[ROOMS]
 
 
-def _serve(
-    target: list[str], env: dict[str, str], workers: int
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [
+SERVERS = ("uvicorn", "granian")
+
+
+def server_command(server: str, target: list[str], port: int, workers: int) -> list[str]:
+    """The command that serves an ASGI app the way production would with that server."""
+    if server == "granian":
+        return [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--http", "1",
+            "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+            "--no-access-log", "--log-level", "warning", "--workers", str(workers), *target,
+        ]  # fmt: skip
+    return [
         sys.executable, "-m", "uvicorn", *target,
         "--host", "127.0.0.1", "--port", str(port),
         "--loop", "uvloop", "--http", "httptools", "--no-access-log",
         "--log-level", "warning", "--workers", str(workers),
     ]  # fmt: skip
+
+
+def _serve(
+    target: list[str], env: dict[str, str], workers: int, server: str = "uvicorn"
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    cmd = server_command(server, target, port, workers)
     proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -230,7 +245,7 @@ async def _raw_exchange(
     return status, body
 
 
-async def _hot_slot(base_url: str, room: uuid.UUID, tokens: list[str]) -> None:
+async def _hot_slot(base_url: str, room: uuid.UUID, tokens: list[str], meter: CpuMeter) -> None:
     """1,000 citizens on 1,000 pre-opened connections ask for one slot at the same instant.
 
     The client speaks HTTP/1.1 over raw asyncio streams with pre-built requests, so what is
@@ -276,8 +291,11 @@ async def _hot_slot(base_url: str, room: uuid.UUID, tokens: list[str]) -> None:
             for c, t in zip(connections, tokens[:HOT_ATTEMPTS], strict=True)
         ]
         await asyncio.sleep(0)
+        meter.client_in_process = True
+        meter.start()  # the attempts only, not the opening of the connections
         gate.set()
         results = await asyncio.gather(*tasks)
+        meter.stop()
     finally:
         for _, writer in connections:
             writer.close()
@@ -299,65 +317,86 @@ async def run(args: list[str]) -> None:
         print("wrk is not installed (apt-get install -y wrk); skipping the booking benchmark")
         return
     worker_counts = [int(w) for w in _option(args, "workers", "1,2").split(",")]
+    servers = _option(args, "servers", ",".join(SERVERS)).split(",")
     duration = int(_option(args, "duration", "15"))
     connections = int(_option(args, "connections", "64"))
     secret = secrets.token_urlsafe(48)
+    redis_url = load_settings({**os.environ, "BOOKING_SECRET_KEY": secret}).redis_url
     print(
-        f"POST /v1/bookings, {connections} connections, {duration} s per run, uvicorn "
-        "(uvloop, httptools, no access log) with the same worker count for both apps.\n"
+        f"POST /v1/bookings, {connections} connections, {duration} s per run; each server "
+        f"({', '.join(servers)}; uvloop, no access log) with the same worker count for both apps.\n"
         f"Out of the way on purpose: {ROOMS} bench rooms with max_active_per_citizen=1000000, "
-        f"{CITIZENS} citizens' tokens rotated, BOOKING_WRITE_RATE_LIMIT_PER_MINUTE=1000000000.",
+        f"{CITIZENS} citizens' tokens rotated, BOOKING_WRITE_RATE_LIMIT_PER_MINUTE=1000000000.\n"
+        "CPU ms per request: CPU time of each process set during the run / requests answered "
+        "(the load generator is wrk).",
         flush=True,
     )
-    for workers in worker_counts:
-        async with bench_database("booking") as url:
-            rooms, tokens, hot_room = await _seed(url, secret)
-            env = {
-                **os.environ,
-                "PYTHONPATH": str(REPO_ROOT),
-                "BOOKING_ENV": "production",
-                "BOOKING_SECRET_KEY": secret,
-                "BOOKING_DATABASE_URL": url,
-                "BOOKING_ACCESS_LOG": "false",
-                "BOOKING_LOG_LEVEL": "WARNING",
-                "BOOKING_WRITE_RATE_LIMIT_PER_MINUTE": "1000000000",
-                "BENCH_BASELINE_DSN": url,
-            }
-            # Each app books its own half of the calendar, so neither meets the other's rows.
-            first_day = (datetime.now(UTC) + timedelta(days=1)).replace(
-                minute=0, second=0, microsecond=0
-            )
-            results: dict[str, dict[str, float]] = {}
-            for label, target, path, start in (
-                ("baseline", ["bench.baseline_app:app"], "/book", first_day),
-                (
-                    "full stack",
-                    ["--factory", "booking.app:create_app"],
-                    "/v1/bookings",
-                    first_day + timedelta(days=150),
-                ),
-            ):
-                proc, base_url = _serve(target, env, workers)
-                try:
-                    results[label] = _wrk(
-                        base_url, path, rooms, tokens[:CITIZENS], start, duration, connections
-                    )
-                    if label == "full stack":
-                        await _hot_slot(base_url, hot_room, tokens)
-                finally:
-                    _stop(proc)
-                r = results[label]
+    for server in servers:
+        for workers in worker_counts:
+            await _compare(server, workers, duration, connections, secret, redis_url)
+
+
+async def _compare(
+    server: str, workers: int, duration: int, connections: int, secret: str, redis_url: str
+) -> None:
+    """Baseline, then the full stack (and its hot slot), on one server and worker count."""
+    async with bench_database("booking") as url:
+        rooms, tokens, hot_room = await _seed(url, secret)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "BOOKING_ENV": "production",
+            "BOOKING_SECRET_KEY": secret,
+            "BOOKING_DATABASE_URL": url,
+            "BOOKING_ACCESS_LOG": "false",
+            "BOOKING_LOG_LEVEL": "WARNING",
+            "BOOKING_WRITE_RATE_LIMIT_PER_MINUTE": "1000000000",
+            "BENCH_BASELINE_DSN": url,
+        }
+        # Each app books its own half of the calendar, so neither meets the other's rows.
+        first_day = (datetime.now(UTC) + timedelta(days=1)).replace(
+            minute=0, second=0, microsecond=0
+        )
+        results: dict[str, dict[str, float]] = {}
+        tag = f"{server} workers={workers}"
+        for label, target, path, start in (
+            ("baseline", ["bench.baseline_app:app"], "/book", first_day),
+            (
+                "full stack",
+                ["--factory", "booking.app:create_app"],
+                "/v1/bookings",
+                first_day + timedelta(days=150),
+            ),
+        ):
+            proc, base_url = _serve(target, env, workers, server)
+            try:
+                meter = CpuMeter(
+                    {"API": group_pids(proc.pid), "Postgres": await postgres_pids(url)}
+                    | ({"Redis": redis} if (redis := await redis_pid(redis_url)) else {})
+                )
+                meter.start()
+                results[label] = r = _wrk(
+                    base_url, path, rooms, tokens[:CITIZENS], start, duration, connections
+                )
+                meter.stop()
                 print(
-                    f"workers={workers} {label}: {r['rps']:.0f} req/s p50={r['p50']:.1f} ms "
-                    f"p99={r['p99']:.1f} ms ({r['created']:.0f} created, {r['other']:.0f} other)",
+                    f"{tag} {label}: {r['rps']:.0f} req/s p50={r['p50']:.1f} ms "
+                    f"p99={r['p99']:.1f} ms ({r['created']:.0f} created, {r['other']:.0f} other); "
+                    f"{meter.per_request(r['created'] + r['other'])}",
                     flush=True,
                 )
-            ratio = results["full stack"]["rps"] / results["baseline"]["rps"]
-            p99 = results["full stack"]["p99"]
-            print(
-                f"workers={workers} ratio full/baseline = {ratio:.0%} "
-                f"(target >= {TARGET_RATIO:.0%}: {'met' if ratio >= TARGET_RATIO else 'MISSED'}); "
-                f"full-stack p99 {p99:.1f} ms "
-                f"(target <= {TARGET_P99_MS:g} ms: {'met' if p99 <= TARGET_P99_MS else 'MISSED'})",
-                flush=True,
-            )
+                if label == "full stack":
+                    await _hot_slot(base_url, hot_room, tokens, meter)
+                    print(f"hot slot {meter.per_request(HOT_ATTEMPTS)}", flush=True)
+                    print(f"{tag} full stack API {rss_report(group_pids(proc.pid)())}", flush=True)
+            finally:
+                _stop(proc)
+        ratio = results["full stack"]["rps"] / results["baseline"]["rps"]
+        p99 = results["full stack"]["p99"]
+        print(
+            f"{tag} ratio full/baseline = {ratio:.0%} "
+            f"(target >= {TARGET_RATIO:.0%}: {'met' if ratio >= TARGET_RATIO else 'MISSED'}); "
+            f"full-stack p99 {p99:.1f} ms "
+            f"(target <= {TARGET_P99_MS:g} ms: {'met' if p99 <= TARGET_P99_MS else 'MISSED'})",
+            flush=True,
+        )

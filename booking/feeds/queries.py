@@ -182,19 +182,33 @@ async def private_feed_rows(
     return [FeedBooking(*r) for r in rows]
 
 
-async def room_fingerprint(conn: Conn, room_id: uuid.UUID) -> FeedFingerprint | None:
-    """The room's booking version and its own and its institution's update times: one PK read.
+# What the bookings of a public feed add to its fingerprint: how many there are and the sum of
+# their row versions (xmin). Any write to one of them makes a new row version with a newer
+# transaction id, a booking entering or leaving the feed changes the count, so the pair changes
+# with every change that reaches the feed, whatever order writers commit in (freezing old rows
+# changes it too: one spurious re-render). Read at most once a second per feed and process;
+# bookings pay nothing for it when they are written.
+_BOOKINGS_VERSION = "count(b.id) || '.' || coalesce(sum(b.xmin::text::bigint), 0)"
+
+
+async def room_fingerprint(
+    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime, cancelled_since: datetime
+) -> FeedFingerprint | None:
+    """The room's feed bookings' version and its own and its institution's update times.
     None for an unknown or deactivated room."""
     row = await conn.fetchrow(
-        """
+        f"""
         SELECT current_database() AS database, r.name || ' · ' || i.name AS name,
                r.updated_at AS room_updated, i.updated_at AS institution_updated,
-               coalesce(v.version, 0) AS version
+               (SELECT {_BOOKINGS_VERSION} FROM bookings b
+                WHERE b.room_id = r.id AND {_IN_FEED}) AS version
         FROM rooms r
         JOIN institutions i ON i.id = r.institution_id
-        LEFT JOIN room_feed_versions v ON v.room_id = r.id
-        WHERE r.id = $1 AND r.active  -- a deactivated room's feed is 404, like the room
-        """,
+        WHERE r.id = $4 AND r.active  -- a deactivated room's feed is 404, like the room
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
+        start,
+        end,
+        cancelled_since,
         room_id,
     )
     if row is None:
@@ -204,30 +218,39 @@ async def room_fingerprint(conn: Conn, room_id: uuid.UUID) -> FeedFingerprint | 
     return FeedFingerprint(
         database=database,
         title=title,
-        parts=(str(version), *stamps),
+        parts=(version, *stamps),
         last_modified=max(room_updated, institution_updated),
         context=(database, *stamps),
     )
 
 
-async def institution_fingerprint(conn: Conn, institution_id: uuid.UUID) -> FeedFingerprint | None:
-    """Sum of the rooms' booking versions (any bump raises it) plus rooms and update times."""
+async def institution_fingerprint(
+    conn: Conn,
+    institution_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    cancelled_since: datetime,
+) -> FeedFingerprint | None:
+    """The version of its rooms' feed bookings plus its rooms and update times."""
     row = await conn.fetchrow(
-        """
+        f"""
         SELECT current_database() AS database, i.name, i.updated_at AS institution_updated,
-               count(r.id) AS rooms, coalesce(sum(v.version), 0) AS versions,
-               max(r.updated_at) AS room_updated
+               (SELECT count(*) FROM rooms r WHERE r.institution_id = i.id) AS rooms,
+               (SELECT max(r.updated_at) FROM rooms r WHERE r.institution_id = i.id)
+                   AS room_updated,
+               (SELECT {_BOOKINGS_VERSION} FROM bookings b JOIN rooms r ON r.id = b.room_id
+                WHERE r.institution_id = i.id AND {_IN_FEED}) AS versions
         FROM institutions i
-        LEFT JOIN rooms r ON r.institution_id = i.id
-        LEFT JOIN room_feed_versions v ON v.room_id = r.id
-        WHERE i.id = $1
-        GROUP BY i.id
-        """,
+        WHERE i.id = $4
+        """,  # noqa: S608 - only constant SQL fragments are interpolated
+        start,
+        end,
+        cancelled_since,
         institution_id,
     )
     if row is None:
         return None
-    database, title, institution_updated, rooms, versions, room_updated = row
+    database, title, institution_updated, rooms, room_updated, versions = row
     stamps = (
         str(rooms),
         institution_updated.isoformat(),
@@ -236,7 +259,7 @@ async def institution_fingerprint(conn: Conn, institution_id: uuid.UUID) -> Feed
     return FeedFingerprint(
         database=database,
         title=title,
-        parts=(stamps[0], str(versions), *stamps[1:]),
+        parts=(stamps[0], versions, *stamps[1:]),
         last_modified=max(d for d in (room_updated, institution_updated) if d is not None),
         context=(database, *stamps),
     )

@@ -1,8 +1,8 @@
 """Calendar feeds: windows, conditional GET, the rendered caches and private feed tokens.
 
-A feed's ETag is derived from a cheap fingerprint (one primary-key read for public feeds: the
-room's change counter, bumped by ``sql/functions/bump_room_feed_version.sql``), so a
-revalidation answers 304 without building the calendar. Each process keeps a public feed's
+A feed's ETag is derived from a cheap fingerprint (for public feeds: the count and row versions
+of the feed's bookings, and the room's and institution's update times; see
+``queries.room_fingerprint``), so a revalidation answers 304 without building the calendar. Each process keeps a public feed's
 fingerprint for up to ``FINGERPRINT_TTL`` (one second), so a burst of revalidations costs no
 database round trip, and a change shows in the ETag within that second on every process.
 Rendered bodies are cached by ETag (an ETag names exactly one representation, so a cached body
@@ -276,19 +276,21 @@ class _FingerprintCache:
     def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self.entries: OrderedDict[tuple[str, uuid.UUID], tuple[float, FeedFingerprint]] = (
-            OrderedDict()
-        )
+        self.entries: OrderedDict[
+            tuple[str, uuid.UUID, FeedWindow], tuple[float, FeedFingerprint]
+        ] = OrderedDict()
 
-    def get(self, kind: str, key: uuid.UUID) -> FeedFingerprint | None:
-        entry = self.entries.get((kind, key))
+    def get(self, kind: str, key: uuid.UUID, window: FeedWindow) -> FeedFingerprint | None:
+        entry = self.entries.get((kind, key, window))
         if entry is None or entry[0] <= time.monotonic():
             return None
         return entry[1]
 
-    def put(self, kind: str, key: uuid.UUID, fingerprint: FeedFingerprint) -> None:
-        self.entries[(kind, key)] = (time.monotonic() + self.ttl, fingerprint)
-        self.entries.move_to_end((kind, key))
+    def put(
+        self, kind: str, key: uuid.UUID, window: FeedWindow, fingerprint: FeedFingerprint
+    ) -> None:
+        self.entries[(kind, key, window)] = (time.monotonic() + self.ttl, fingerprint)
+        self.entries.move_to_end((kind, key, window))
         while len(self.entries) > self.max_entries:
             self.entries.popitem(last=False)
 
@@ -367,19 +369,23 @@ async def _public_feed(
     key: uuid.UUID,
     window: FeedWindow,
     conditions: Conditions,
-    fingerprint_of: Callable[[Conn, uuid.UUID], Awaitable[FeedFingerprint | None]],
+    fingerprint_of: Callable[
+        [Conn, uuid.UUID, datetime, datetime, datetime], Awaitable[FeedFingerprint | None]
+    ],
     keys_of: Callable[[Conn, uuid.UUID, datetime, datetime, datetime], Awaitable[list[FeedKey]]],
     missing: str,
 ) -> FeedAnswer:
     """A public busy feed (of a room or an institution): one fingerprint read, at most once a
     second per process, decides 304."""
-    fingerprint = _fingerprints.get(kind, key)
+    fingerprint = _fingerprints.get(kind, key, window)
     if fingerprint is None:
         async with pool.acquire() as conn:
-            fingerprint = await fingerprint_of(conn, key)
+            fingerprint = await fingerprint_of(
+                conn, key, window.start, window.end, window.cancelled_since
+            )
         if fingerprint is None:
             raise NotFound(missing)
-        _fingerprints.put(kind, key, fingerprint)
+        _fingerprints.put(kind, key, window, fingerprint)
 
     base = settings.base_url
     context = fingerprint.context

@@ -22,6 +22,7 @@ __all__ = (
     "BookingRow",
     "CheckInRow",
     "ConflictRow",
+    "TakenRow",
     "book",
     "book_walk_in",
     "booking_for_check_in",
@@ -35,6 +36,7 @@ __all__ = (
     "list_institution_bookings",
     "lock_booking",
     "reschedule",
+    "taken_row",
     "transition",
 )
 
@@ -79,6 +81,37 @@ class BookResult(msgspec.Struct, frozen=True):
     body: str
     booking_id: uuid.UUID | None
     replayed: bool
+
+
+class TakenRow(msgspec.Struct, frozen=True):
+    """What ``book()`` answers (status 409) for a slot already taken: the room's change stamp,
+    the overlapping ranges, the institution's timezone and the quote of the range (JSON text)."""
+
+    stamp: str
+    conflicts: list[asyncpg.Range[datetime]]
+    timezone: str
+    fee: str
+
+
+class _TakenBody(msgspec.Struct, frozen=True):
+    stamp: str
+    timezone: str
+    fee: msgspec.Raw
+    conflicts: list[tuple[datetime, datetime]]
+
+
+_taken_body = msgspec.json.Decoder(_TakenBody)
+
+
+def taken_row(body: str) -> TakenRow:
+    """The 409 body ``book()`` writes (sql/functions/book.sql) as a :class:`TakenRow`."""
+    taken = _taken_body.decode(body)
+    return TakenRow(
+        stamp=taken.stamp,
+        conflicts=[asyncpg.Range(lo, hi) for lo, hi in taken.conflicts],
+        timezone=taken.timezone,
+        fee=bytes(taken.fee).decode(),
+    )
 
 
 class ConflictRow(msgspec.Struct, frozen=True):

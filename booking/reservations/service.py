@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 
 import asyncpg
 import msgspec
@@ -27,7 +28,7 @@ from booking.http import check_instant
 from booking.localtime import to_local
 from booking.reservations import queries
 from booking.reservations.idempotency import check_key, request_fingerprint
-from booking.reservations.queries import BookingRow
+from booking.reservations.queries import BookingRow, TakenRow
 from schemas.reservations import (
     Alternative,
     Booking,
@@ -60,8 +61,17 @@ _quote_json = msgspec.json.Decoder(Quote)
 
 @dataclass(frozen=True, slots=True)
 class BookingAnswer:
-    booking: Booking
+    """``book()``'s answer: the booking as JSON, exactly as the API sends it (written by
+    sql/functions/booking_json.sql, instants in the institution's offset), its id, and whether
+    it replays an earlier answer for the same Idempotency-Key."""
+
+    body: bytes
+    booking_id: uuid.UUID
     replayed: bool
+
+    @property
+    def booking(self) -> Booking:
+        return _booking_json.decode(self.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +86,9 @@ class _AlternativesCache:
     ``stamp`` of everything they depend on (bookings, room, institution, rules, closures; see
     ``booking_conflict()``), so a booking change invalidates them exactly; the clock (lead time,
     horizon) is covered by a short time to live. When many attempts on one slot lose at once,
-    the first computes the alternatives and the others wait for it, then only check the stamp:
-    every loser still costs two round trips (the attempt and ``booking_conflict``)."""
+    the first computes the alternatives and the others wait for it. ``book()`` answers a slot
+    taken before the attempt with the stamp itself, so those losers cost one round trip; an
+    attempt that meets the constraint at its insert asks ``booking_conflict`` (a second)."""
 
     def __init__(self, size: int = 1024, ttl_seconds: float = 1.0) -> None:
         self._size = size
@@ -103,12 +114,19 @@ class _AlternativesCache:
         start: datetime,
         end: datetime,
         exclude: uuid.UUID | None,
+        taken: TakenRow | None = None,
     ) -> tuple[list[Interval], list[Alternative], Quote]:
-        """(conflicts, alternatives, the quote of the range) for a 409 on ``[start, end)``."""
+        """(conflicts, alternatives, the quote of the range) for a 409 on ``[start, end)``.
+
+        ``taken`` is what ``book()`` already answered for a slot it found taken (stamp,
+        conflicts, quote): when the alternatives held for that stamp are known (or being
+        computed by another loser of the same slot), no further round trip is made."""
         key = (room_id, start, end)
         known = self._fresh(key)
         if known is None and (pending := self._computing.get(key)) is not None:
             known = await asyncio.shield(pending)
+        if taken is not None and known is not None and known.stamp == taken.stamp:
+            return self._answer(taken.conflicts, taken.timezone, taken.fee, known)
         computing: asyncio.Future[_Alternatives | None] | None = None
         if known is None:
             computing = asyncio.get_running_loop().create_future()
@@ -139,9 +157,15 @@ class _AlternativesCache:
             if computing is not None:
                 del self._computing[key]
                 computing.set_result(entry)
-        taken = _intervals(row.conflicts, row.timezone)
+        return self._answer(row.conflicts, row.timezone, row.fee, entry)
+
+    @staticmethod
+    def _answer(
+        conflicts: list[asyncpg.Range[datetime]], timezone: str, fee: str, entry: _Alternatives
+    ) -> tuple[list[Interval], list[Alternative], Quote]:
+        taken = _intervals(conflicts, timezone)
         # Alternatives have the requested length, so booking_fee() quotes them the same.
-        quote = _quote_json.decode(row.fee)
+        quote = _quote_json.decode(fee)
         alternatives = [Alternative(start=i.start, end=i.end, fee=quote) for i in entry.intervals]
         return taken, alternatives, quote
 
@@ -165,14 +189,17 @@ async def _slot_taken(
     end: datetime,
     *,
     exclude: uuid.UUID | None = None,
+    taken: TakenRow | None = None,
 ) -> Conflict:
     """409 naming the overlapping ranges (never who holds them) and up to three alternatives."""
-    taken, free, quote = await _alternatives.explain(conn, room_id, start, end, exclude)
+    taken_ranges, free, quote = await _alternatives.explain(
+        conn, room_id, start, end, exclude, taken
+    )
     return Conflict(
         "This room is already booked for part of that time.",
         code="slot-taken",
         title="Slot taken",
-        extra={"conflicts": taken, "alternatives": free, "fee": quote},
+        extra={"conflicts": taken_ranges, "alternatives": free, "fee": quote},
     )
 
 
@@ -208,8 +235,14 @@ async def create_booking(
             if problem is None:
                 raise
             raise problem from None
-    # book() writes its answer in the institution's offset (sql/functions/booking_json.sql).
-    return BookingAnswer(booking=_booking_json.decode(row.body), replayed=row.replayed)
+        if row.status_code == HTTPStatus.CONFLICT:
+            # Taken before this attempt: book() said so with what the 409 names, in one call.
+            taken = queries.taken_row(row.body)
+            raise await _slot_taken(conn, body.room_id, body.start, body.end, taken=taken)
+    body_json = row.body.encode()
+    # A replay carries no id of its own (the stored answer has it).
+    booking_id = row.booking_id or _booking_json.decode(body_json).id
+    return BookingAnswer(body=body_json, booking_id=booking_id, replayed=row.replayed)
 
 
 def _to_booking(row: BookingRow, *, with_citizen: bool) -> Booking:

@@ -606,7 +606,7 @@ class RoomController(Controller):
                 errors=problem_errors(problem),
                 values=values,
             )
-        return redirect(f"/my/bookings/{answer.booking.id}?new=1")
+        return redirect(f"/my/bookings/{answer.booking_id}?new=1")
 
 
 async def _conflict(

@@ -1,8 +1,11 @@
 -- The JSON a citizen sees for one of their bookings (the POST /v1/bookings answer body), times in
 -- the offset of the room's institution timezone p_tz, like every other answer; `fee` is the price
--- quote (booking_fee.sql).
+-- quote p_fee (booking_fee_of.sql; book() passes the quote of the room it already read), or the
+-- room's quote read here when not given.
 DROP FUNCTION IF EXISTS booking_json(bookings);
-CREATE OR REPLACE FUNCTION booking_json(b bookings, p_tz text) RETURNS text
+DROP FUNCTION IF EXISTS booking_json(bookings, text);
+CREATE OR REPLACE FUNCTION booking_json(b bookings, p_tz text, p_fee json DEFAULT NULL)
+RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     -- PL/pgSQL so that its plan is cached per session (book() builds every answer with it).
@@ -18,7 +21,7 @@ BEGIN
             'sequence', b.sequence,
             'created_at', rfc3339_local(b.created_at, p_tz),
             'updated_at', rfc3339_local(b.updated_at, p_tz),
-            'fee', booking_fee(b.room_id, lower(b.during), upper(b.during))
+            'fee', coalesce(p_fee, booking_fee(b.room_id, lower(b.during), upper(b.during)))
         )::text;
 END
 $$;

@@ -221,6 +221,40 @@ async def test_a_failed_attempt_does_not_consume_the_key(
     assert fixed.status_code == 201
 
 
+async def test_a_taken_slot_does_not_consume_the_key_and_names_the_conflict(
+    client: AsyncTestClient[Litestar], cast: Cast, db: asyncpg.Pool
+) -> None:
+    """book() answers a slot taken before the attempt itself (no failed insert); the 409 names
+    the overlapping range and alternatives, writes nothing, and leaves the key free."""
+    holder = await client.post(
+        "/v1/bookings", json=body(cast.room_x, at(18), at(20)), headers=cast.headers("citizen_b")
+    )
+    assert holder.status_code == 201
+    headers = {**cast.headers("citizen_a"), "Idempotency-Key": "order-3"}
+    before = await row_counts(db)
+    taken = await client.post(
+        "/v1/bookings", json=body(cast.room_x, at(19), at(20)), headers=headers
+    )
+    assert taken.status_code == 409
+    problem = taken.json()
+    assert problem["type"].endswith("/slot-taken")
+    assert [(c["start"], c["end"]) for c in problem["conflicts"]] == [
+        (holder.json()["start"], holder.json()["end"])
+    ]
+    assert problem["alternatives"] and problem["fee"]["currency"] == "KRW"
+    assert await row_counts(db) == before
+    assert not await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'order-3'")
+    cancel = await client.post(
+        f"/v1/bookings/{holder.json()['id']}/cancel", headers=cast.headers("citizen_b")
+    )
+    assert cancel.status_code == 200
+    booked = await client.post(
+        "/v1/bookings", json=body(cast.room_x, at(19), at(20)), headers=headers
+    )
+    assert booked.status_code == 201
+    assert booked.headers.get("idempotent-replayed") is None
+
+
 async def test_overlong_or_empty_key_is_422_and_writes_nothing(
     client: AsyncTestClient[Litestar], cast: Cast, db: asyncpg.Pool
 ) -> None:
