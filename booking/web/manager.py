@@ -702,6 +702,7 @@ class ManagerController(Controller):
             start=start,
             end=end,
             reason=values["reason"],
+            reason_public=values["reason_public"] == "yes",
             cancel_bookings=cancel,
             cancellation_reason=values["cancellation_reason"],
         )
@@ -1381,6 +1382,7 @@ def _closure_values(form: Any) -> dict[str, str]:
         "reason": get("reason"),
         "cancel": get("cancel")[:3],
         "cancellation_reason": get("cancellation_reason"),
+        "reason_public": "yes" if get("reason_public") == "yes" else "no",
     }
 
 
