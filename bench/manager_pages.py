@@ -16,7 +16,6 @@ the job (or a first visit) would have done.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import time
@@ -26,15 +25,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-import uvicorn
 
 from bench.catalogue import _generate
-from bench.common import bench_database, report_latencies
+from bench.common import app_settings, bench_database, report_latencies, served_app
 from booking.accounts.security import hash_password
-from booking.app import create_app
 from booking.db import create_pool
 from booking.manage import service as manage
-from booking.settings import Settings, load_settings
+from booking.settings import Settings
 
 SEOUL = ZoneInfo("Asia/Seoul")
 RUNS = 200
@@ -148,15 +145,7 @@ async def run(args: list[str]) -> None:
             await conn.execute("ANALYZE")
         finally:
             await conn.close()
-        settings = load_settings(
-            {
-                "BOOKING_ENV": "test",
-                "BOOKING_DATABASE_URL": url,
-                "BOOKING_REDIS_URL": load_settings().redis_url,
-                "BOOKING_ACCESS_LOG": "false",
-                "BOOKING_LOG_LEVEL": "WARNING",
-            }
-        )
+        settings = app_settings(url)
         if not week_only:
             await _use_figures(settings, rooms)
         await _serve_and_time(settings, institution, rooms, email, week_only=week_only)
@@ -188,43 +177,26 @@ async def _use_figures(settings: Settings, rooms: list[str]) -> None:
 async def _serve_and_time(
     settings: Settings, institution: str, rooms: list[str], email: str, *, week_only: bool
 ) -> None:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if task.done():
-            task.result()
-        assert time.monotonic() < deadline, "server did not start"
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
     rng = random.Random(20261130)
     today = datetime.now(SEOUL).date()
     monday = today - timedelta(days=today.weekday())
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            await _sign_in(client, email)
-            weeks = [monday, monday + timedelta(days=7)]
-            week_paths = [f"/manage/{institution}/calendar?week={date.isoformat(w)}" for w in weeks]
-            samples = await _time(client, week_paths)
-            report_latencies(
-                "institution week view (30 rooms, a full week of bookings), server time",
-                samples,
-                TARGET_MS,
-            )
-            if week_only:
-                return
-            use_paths = [f"/manage/{institution}/use?room={rng.choice(rooms)}"]
-            use_paths += [f"/manage/{institution}/use?room={r}" for r in rooms]
-            samples = await _time(client, use_paths)
-            report_latencies(
-                "use page (one room, 12 months; 1,000,000+ bookings in the table), server time",
-                samples,
-                TARGET_MS,
-            )
-    finally:
-        server.should_exit = True
-        await task
+    async with served_app(settings) as base, httpx.AsyncClient(base_url=base) as client:
+        await _sign_in(client, email)
+        weeks = [monday, monday + timedelta(days=7)]
+        week_paths = [f"/manage/{institution}/calendar?week={date.isoformat(w)}" for w in weeks]
+        samples = await _time(client, week_paths)
+        report_latencies(
+            "institution week view (30 rooms, a full week of bookings), server time",
+            samples,
+            TARGET_MS,
+        )
+        if week_only:
+            return
+        use_paths = [f"/manage/{institution}/use?room={rng.choice(rooms)}"]
+        use_paths += [f"/manage/{institution}/use?room={r}" for r in rooms]
+        samples = await _time(client, use_paths)
+        report_latencies(
+            "use page (one room, 12 months; 1,000,000+ bookings in the table), server time",
+            samples,
+            TARGET_MS,
+        )
