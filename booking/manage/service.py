@@ -244,7 +244,7 @@ def _by_day(items: list[_Item], bounds: list[datetime]) -> dict[uuid.UUID, list[
 async def week_plan(
     pool: asyncpg.Pool, institution: InstitutionName, monday: date, room_id: uuid.UUID | None
 ) -> WeekPlan:
-    """Active rooms (or the one asked for) and, per room, its seven days: three statements for
+    """Active rooms (or the one asked for) and, per room, its seven days: four statements for
     the whole week, and one pass over its bookings and closures."""
     tz = ZoneInfo(institution.timezone)
     # Local midnights as UTC instants: asyncpg answers in UTC, so comparisons stay cheap.
