@@ -1,20 +1,33 @@
-"""What every benchmark needs: a throw-away migrated database and percentile figures."""
+"""What every benchmark needs: a throw-away migrated database, the real app served on a loopback
+port, and percentile figures."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import statistics
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
+import uvicorn
 
+from booking.app import create_app
 from booking.db import connect
 from booking.holidays_sync import sync_public_holidays
 from booking.migrations import apply_migrations
+from booking.settings import Settings, load_settings
 
-__all__ = ("SERVER_URL", "bench_database", "percentiles", "report_latencies")
+__all__ = (
+    "SERVER_URL",
+    "app_settings",
+    "bench_database",
+    "percentiles",
+    "report_latencies",
+    "served_app",
+)
 
 SERVER_URL = os.environ.get("BOOKING_DATABASE_URL", "postgresql://nanum@127.0.0.1:55432/nanum")
 
@@ -48,6 +61,42 @@ async def bench_database(label: str) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+def app_settings(url: str) -> Settings:
+    """The app's settings for a benchmark database: test clock, quiet logs."""
+    return load_settings(
+        {
+            "BOOKING_ENV": "test",
+            "BOOKING_DATABASE_URL": url,
+            "BOOKING_REDIS_URL": load_settings().redis_url,
+            "BOOKING_ACCESS_LOG": "false",
+            "BOOKING_LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+@asynccontextmanager
+async def served_app(settings: Settings) -> AsyncIterator[str]:
+    """The real app served by uvicorn on a loopback port in this process; yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if task.done():
+            task.result()
+        assert time.monotonic() < deadline, "server did not start"
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:

@@ -9,11 +9,13 @@ week view (30 columns) and for the use page of one of its rooms (12 months). Use
 from ``room_usage_monthly``: the hourly job's refresh of every active room (this and last month)
 is timed too, and the 12 months of the institution's rooms are computed before the timing, as
 the job (or a first visit) would have done.
+
+``--week-only`` skips the 1,000,000-booking generator and the use page: only the institution
+(its 30 rooms and ≈ 66,000 bookings) and the week view, in about a minute, for iterating on it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import time
@@ -23,15 +25,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-import uvicorn
 
 from bench.catalogue import _generate
-from bench.common import bench_database, report_latencies
+from bench.common import app_settings, bench_database, report_latencies, served_app
 from booking.accounts.security import hash_password
-from booking.app import create_app
 from booking.db import create_pool
 from booking.manage import service as manage
-from booking.settings import load_settings
+from booking.settings import Settings
 
 SEOUL = ZoneInfo("Asia/Seoul")
 RUNS = 200
@@ -64,6 +64,11 @@ async def _institution(conn: asyncpg.Connection) -> tuple[str, list[str], str]:
         room_ids,
     )
     citizen = await conn.fetchval("SELECT id FROM users WHERE role = 'citizen' LIMIT 1")
+    if citizen is None:  # --week-only: no generated catalogue
+        citizen = await conn.fetchval(
+            "INSERT INTO users (email, password_hash, name) "
+            "VALUES ('bench-citizen@example.org', 'not-a-hash', '시민') RETURNING id"
+        )
     await conn.execute(
         """
         INSERT INTO bookings (room_id, citizen_id, during, status, attendees, purpose)
@@ -75,7 +80,8 @@ async def _institution(conn: asyncpg.Connection) -> tuple[str, list[str], str]:
                          [1 + (abs(hashtext(r::text || d::text || h::text)) % 5)] END,
                5, '동아리 모임'
         FROM unnest($1::uuid[]) AS r,
-             generate_series($3::date - 365, $3::date + 7, interval '1 day') AS d,
+             -- Local dates (date + n), so that date + hours is a local wall-clock time.
+             generate_series(-365, 7) AS n, LATERAL (SELECT $3::date + n AS d) AS day,
              unnest(ARRAY[9, 11, 13, 15, 17, 19]) AS h
         """,
         room_ids,
@@ -122,11 +128,13 @@ async def _time(client: httpx.AsyncClient, paths: list[str]) -> list[float]:
 
 
 async def run(args: list[str]) -> None:
+    week_only = "--week-only" in args
     async with bench_database("manager") as url:
         conn = await asyncpg.connect(url)
         try:
             started = time.perf_counter()
-            await _generate(conn)
+            if not week_only:
+                await _generate(conn)
             institution, rooms, email = await _institution(conn)
             total = await conn.fetchval("SELECT count(*) FROM bookings")
             print(
@@ -137,74 +145,58 @@ async def run(args: list[str]) -> None:
             await conn.execute("ANALYZE")
         finally:
             await conn.close()
-        settings = load_settings(
-            {
-                "BOOKING_ENV": "test",
-                "BOOKING_DATABASE_URL": url,
-                "BOOKING_REDIS_URL": load_settings().redis_url,
-                "BOOKING_ACCESS_LOG": "false",
-                "BOOKING_LOG_LEVEL": "WARNING",
-            }
+        settings = app_settings(url)
+        if not week_only:
+            await _use_figures(settings, rooms)
+        await _serve_and_time(settings, institution, rooms, email, week_only=week_only)
+
+
+async def _use_figures(settings: Settings, rooms: list[str]) -> None:
+    pool = await create_pool(settings)
+    try:
+        t0 = time.perf_counter()
+        pairs = await manage.refresh_recent_use(pool, datetime.now(UTC))
+        print(
+            f"use job: this and last month of every active room ({pairs} room-months) in"
+            f" {time.perf_counter() - t0:.1f} s",
+            flush=True,
         )
-        pool = await create_pool(settings)
-        try:
-            t0 = time.perf_counter()
-            pairs = await manage.refresh_recent_use(pool, datetime.now(UTC))
-            print(
-                f"use job: this and last month of every active room ({pairs} room-months) in"
-                f" {time.perf_counter() - t0:.1f} s",
-                flush=True,
-            )
-            months = manage.month_starts(datetime.now(SEOUL).date())
-            t0 = time.perf_counter()
-            for r in rooms:
-                await manage.refresh_use(
-                    pool, [(uuid.UUID(r), m) for m in months], datetime.now(UTC)
-                )
-            print(
-                f"use figures of the institution's 30 rooms x 12 months computed in"
-                f" {time.perf_counter() - t0:.1f} s",
-                flush=True,
-            )
-        finally:
-            await pool.close()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-            )
+        months = manage.month_starts(datetime.now(SEOUL).date())
+        t0 = time.perf_counter()
+        for r in rooms:
+            await manage.refresh_use(pool, [(uuid.UUID(r), m) for m in months], datetime.now(UTC))
+        print(
+            f"use figures of the institution's 30 rooms x 12 months computed in"
+            f" {time.perf_counter() - t0:.1f} s",
+            flush=True,
         )
-        task = asyncio.create_task(server.serve())
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if task.done():
-                task.result()
-            assert time.monotonic() < deadline, "server did not start"
-            await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        rng = random.Random(20261130)
-        today = datetime.now(SEOUL).date()
-        monday = today - timedelta(days=today.weekday())
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                await _sign_in(client, email)
-                weeks = [monday, monday + timedelta(days=7)]
-                week_paths = [
-                    f"/manage/{institution}/calendar?week={date.isoformat(w)}" for w in weeks
-                ]
-                samples = await _time(client, week_paths)
-                report_latencies(
-                    "institution week view (30 rooms, a full week of bookings), server time",
-                    samples,
-                    TARGET_MS,
-                )
-                use_paths = [f"/manage/{institution}/use?room={rng.choice(rooms)}"]
-                use_paths += [f"/manage/{institution}/use?room={r}" for r in rooms]
-                samples = await _time(client, use_paths)
-                report_latencies(
-                    "use page (one room, 12 months; 1,000,000+ bookings in the table), server time",
-                    samples,
-                    TARGET_MS,
-                )
-        finally:
-            server.should_exit = True
-            await task
+    finally:
+        await pool.close()
+
+
+async def _serve_and_time(
+    settings: Settings, institution: str, rooms: list[str], email: str, *, week_only: bool
+) -> None:
+    rng = random.Random(20261130)
+    today = datetime.now(SEOUL).date()
+    monday = today - timedelta(days=today.weekday())
+    async with served_app(settings) as base, httpx.AsyncClient(base_url=base) as client:
+        await _sign_in(client, email)
+        weeks = [monday, monday + timedelta(days=7)]
+        week_paths = [f"/manage/{institution}/calendar?week={date.isoformat(w)}" for w in weeks]
+        samples = await _time(client, week_paths)
+        report_latencies(
+            "institution week view (30 rooms, a full week of bookings), server time",
+            samples,
+            TARGET_MS,
+        )
+        if week_only:
+            return
+        use_paths = [f"/manage/{institution}/use?room={rng.choice(rooms)}"]
+        use_paths += [f"/manage/{institution}/use?room={r}" for r in rooms]
+        samples = await _time(client, use_paths)
+        report_latencies(
+            "use page (one room, 12 months; 1,000,000+ bookings in the table), server time",
+            samples,
+            TARGET_MS,
+        )

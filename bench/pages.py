@@ -11,7 +11,6 @@ typeface weights, the icon), a later visit only the next page (assets are immuta
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import time
@@ -20,12 +19,9 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-import uvicorn
 
 from bench.catalogue import DISTRICTS, _generate
-from bench.common import bench_database, report_latencies
-from booking.app import create_app
-from booking.settings import load_settings
+from bench.common import app_settings, bench_database, report_latencies, served_app
 
 SEOUL = ZoneInfo("Asia/Seoul")
 RUNS = 200
@@ -82,82 +78,59 @@ async def run(args: list[str]) -> None:
             )
         finally:
             await conn.close()
-        settings = load_settings(
-            {
-                "BOOKING_ENV": "test",
-                "BOOKING_DATABASE_URL": url,
-                "BOOKING_REDIS_URL": load_settings().redis_url,
-                "BOOKING_ACCESS_LOG": "false",
-                "BOOKING_LOG_LEVEL": "WARNING",
-            }
-        )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-            )
-        )
-        task = asyncio.create_task(server.serve())
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if task.done():
-                task.result()
-            assert time.monotonic() < deadline, "server did not start"
-            await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
+        settings = app_settings(url)
         rng = random.Random(20261205)
         saturdays = _saturdays(6)
         districts = list(DISTRICTS)
-        try:
-            async with httpx.AsyncClient(base_url=base, headers=BROWSER_HEADERS) as client:
+        async with (
+            served_app(settings) as base,
+            httpx.AsyncClient(base_url=base, headers=BROWSER_HEADERS) as client,
+        ):
 
-                def find_path() -> str:
-                    return (
-                        f"/?district={rng.choice(districts)}&date={rng.choice(saturdays)}"
-                        f"&start={rng.choice(('09:00', '10:00', '14:00', '19:00'))}&duration=120"
-                    )
-
-                for _ in range(10):  # warm up
-                    await client.get(find_path())
-                samples: list[float] = []
-                for _ in range(RUNS):
-                    path = find_path()
-                    t0 = time.perf_counter()
-                    answer = await client.get(path)
-                    samples.append((time.perf_counter() - t0) * 1000)
-                    assert answer.status_code == 200, answer.status_code
-                report_latencies("find page (district, Saturday, 2 h), server time", samples, 30)
-
-                samples = []
-                for _ in range(RUNS):
-                    path = f"/rooms/{rng.choice(rooms)}"
-                    t0 = time.perf_counter()
-                    answer = await client.get(path)
-                    samples.append((time.perf_counter() - t0) * 1000)
-                    assert answer.status_code == 200, answer.status_code
-                report_latencies("room page (week view), server time", samples, 30)
-
-                # Weight: a first visit to a find page with results, then a room page.
-                first = await client.get(
-                    f"/?district=마포구&date={saturdays[0]}&start=10:00&duration=120"
+            def find_path() -> str:
+                return (
+                    f"/?district={rng.choice(districts)}&date={rng.choice(saturdays)}"
+                    f"&start={rng.choice(('09:00', '10:00', '14:00', '19:00'))}&duration=120"
                 )
-                assets, names = await _asset_weight(client, first.text)
-                first_total = _wire_size_raw(first) + assets
-                room = await client.get(f"/rooms/{rooms[0]}")
-                later = _wire_size_raw(room)
-                print(
-                    f"first visit: {first_total / 1024:.1f} KB transferred (page"
-                    f" {_wire_size_raw(first) / 1024:.1f} KB + {len(names)} assets"
-                    f" {assets / 1024:.1f} KB) (target <= {FIRST_VISIT_KB} KB:"
-                    f" {'met' if first_total <= FIRST_VISIT_KB * 1024 else 'MISSED'})",
-                    flush=True,
-                )
-                print(
-                    f"later page (room, assets cached): {later / 1024:.1f} KB transferred"
-                    f" (target <= {LATER_PAGE_KB} KB:"
-                    f" {'met' if later <= LATER_PAGE_KB * 1024 else 'MISSED'})",
-                    flush=True,
-                )
-        finally:
-            server.should_exit = True
-            await task
+
+            for _ in range(10):  # warm up
+                await client.get(find_path())
+            samples: list[float] = []
+            for _ in range(RUNS):
+                path = find_path()
+                t0 = time.perf_counter()
+                answer = await client.get(path)
+                samples.append((time.perf_counter() - t0) * 1000)
+                assert answer.status_code == 200, answer.status_code
+            report_latencies("find page (district, Saturday, 2 h), server time", samples, 30)
+
+            samples = []
+            for _ in range(RUNS):
+                path = f"/rooms/{rng.choice(rooms)}"
+                t0 = time.perf_counter()
+                answer = await client.get(path)
+                samples.append((time.perf_counter() - t0) * 1000)
+                assert answer.status_code == 200, answer.status_code
+            report_latencies("room page (week view), server time", samples, 30)
+
+            # Weight: a first visit to a find page with results, then a room page.
+            first = await client.get(
+                f"/?district=마포구&date={saturdays[0]}&start=10:00&duration=120"
+            )
+            assets, names = await _asset_weight(client, first.text)
+            first_total = _wire_size_raw(first) + assets
+            room = await client.get(f"/rooms/{rooms[0]}")
+            later = _wire_size_raw(room)
+            print(
+                f"first visit: {first_total / 1024:.1f} KB transferred (page"
+                f" {_wire_size_raw(first) / 1024:.1f} KB + {len(names)} assets"
+                f" {assets / 1024:.1f} KB) (target <= {FIRST_VISIT_KB} KB:"
+                f" {'met' if first_total <= FIRST_VISIT_KB * 1024 else 'MISSED'})",
+                flush=True,
+            )
+            print(
+                f"later page (room, assets cached): {later / 1024:.1f} KB transferred"
+                f" (target <= {LATER_PAGE_KB} KB:"
+                f" {'met' if later <= LATER_PAGE_KB * 1024 else 'MISSED'})",
+                flush=True,
+            )

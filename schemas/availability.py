@@ -7,12 +7,20 @@ from datetime import datetime
 
 import msgspec
 
-__all__ = ("FreeInterval", "RoomAvailability")
+__all__ = ("FreeInterval", "PublicClosure", "RoomAvailability")
 
 
 class FreeInterval(msgspec.Struct, kw_only=True):
     start: datetime
     end: datetime
+
+
+class PublicClosure(msgspec.Struct, kw_only=True):
+    """A closure its managers chose to show to citizens, with its reason."""
+
+    start: datetime
+    end: datetime
+    reason: str
 
 
 class RoomAvailability(msgspec.Struct, kw_only=True, rename={"from_": "from"}):
@@ -24,3 +32,7 @@ class RoomAvailability(msgspec.Struct, kw_only=True, rename={"from_": "from"}):
     to: datetime
     timezone: str
     free: list[FreeInterval]
+    closures: list[PublicClosure] = msgspec.field(default_factory=list)
+    """Closures shown to citizens overlapping ``[from, to)``, with their reasons (not clipped
+    to the horizon). Internal closures are not listed: their time is only missing from
+    ``free``."""

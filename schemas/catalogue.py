@@ -319,6 +319,15 @@ class ClosureCreate(Strict):
     start: AwareDatetime
     end: AwareDatetime
     reason: Notes = ""
+    reason_public: Annotated[
+        bool,
+        Meta(
+            description="Shown to citizens: the room page and the availability answer give "
+            "the reason. False (internal, the default): citizens see only that the time is "
+            "not available.",
+            examples=[True],
+        ),
+    ] = False
     cancel_bookings: bool = False
     cancellation_reason: Notes = ""
 
@@ -338,6 +347,8 @@ class Closure(msgspec.Struct, kw_only=True):
     start: datetime
     end: datetime
     reason: str
+    reason_public: bool
+    """True: shown to citizens with its reason; false: internal (only "not available")."""
     cancelled_bookings: list[ClosureHit] = msgspec.field(default_factory=list)
     """The bookings this closure cancelled as it was made (``cancel_bookings``); empty in
     listings."""

@@ -15,7 +15,7 @@ from booking.accounts.auth import Principal
 from booking.catalogue import queries
 from booking.errors import NotFound, invalid
 from booking.localtime import to_local
-from schemas.availability import FreeInterval, RoomAvailability
+from schemas.availability import FreeInterval, PublicClosure, RoomAvailability
 
 __all__ = (
     "MAX_SPAN",
@@ -72,6 +72,7 @@ async def free_time(
             if lo < hi
             else []
         )
+        shown = await queries.public_closures(conn, room_id, start, end)
     tz = room.timezone
     return RoomAvailability(
         room_id=room_id,
@@ -79,6 +80,10 @@ async def free_time(
         to=to_local(end, tz),
         timezone=tz,
         free=[FreeInterval(start=to_local(s, tz), end=to_local(e, tz)) for s, e in pieces],
+        closures=[
+            PublicClosure(start=to_local(c.start, tz), end=to_local(c.end, tz), reason=c.reason)
+            for c in shown
+        ],
     )
 
 

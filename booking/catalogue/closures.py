@@ -46,6 +46,7 @@ def _closure(row: ClosureRow, tz: str, cancelled: list[HitRow] | None = None) ->
         start=to_local(row.start, tz),
         end=to_local(row.end, tz),
         reason=row.reason,
+        reason_public=row.reason_public,
         cancelled_bookings=[_hit(h, tz) for h in cancelled or []],
     )
 
@@ -102,7 +103,7 @@ async def _create_closure(
                 topic="booking.cancelled",
             )
         row = await queries.insert_closure(
-            conn, room_id, body.start, body.end, body.reason, principal.id
+            conn, room_id, body.start, body.end, body.reason, body.reason_public, principal.id
         )
     return _closure(row, room.timezone, hits)
 

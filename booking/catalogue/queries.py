@@ -53,6 +53,7 @@ __all__ = (
     "lock_institution",
     "lock_room",
     "lock_room_bookings",
+    "public_closures",
     "recent_imports",
     "record_import_error",
     "replace_rules",
@@ -240,6 +241,7 @@ class ClosureRow(msgspec.Struct, frozen=True):
     start: datetime
     end: datetime
     reason: str
+    reason_public: bool
 
 
 class BookableWindow(msgspec.Struct, frozen=True):
@@ -479,18 +481,21 @@ async def insert_closure(
     start: datetime,
     end: datetime,
     reason: str,
+    reason_public: bool,
     created_by: uuid.UUID | None,
 ) -> ClosureRow:
     row = await conn.fetchrow(
         """
-        INSERT INTO closures (room_id, during, reason, created_by)
-        VALUES ($1, tstzrange($2, $3, '[)'), $4, $5)
-        RETURNING id, room_id, lower(during) AS start, upper(during) AS "end", reason
+        INSERT INTO closures (room_id, during, reason, reason_public, created_by)
+        VALUES ($1, tstzrange($2, $3, '[)'), $4, $5, $6)
+        RETURNING id, room_id, lower(during) AS start, upper(during) AS "end", reason,
+                  reason_public
         """,
         room_id,
         start,
         end,
         reason,
+        reason_public,
         created_by,
     )
     assert row is not None
@@ -500,10 +505,31 @@ async def insert_closure(
 async def fetch_closures(conn: Conn, room_id: uuid.UUID) -> list[ClosureRow]:
     rows = await conn.fetch(
         """
-        SELECT id, room_id, lower(during) AS start, upper(during) AS "end", reason
+        SELECT id, room_id, lower(during) AS start, upper(during) AS "end", reason,
+               reason_public
         FROM closures WHERE room_id = $1 ORDER BY lower(during), id
         """,
         room_id,
+    )
+    return [ClosureRow(*r) for r in rows]
+
+
+async def public_closures(
+    conn: Conn, room_id: uuid.UUID, start: datetime, end: datetime
+) -> list[ClosureRow]:
+    """The room's closures shown to citizens (``reason_public``) overlapping ``[start, end)``,
+    by start. Internal closures never leave this module for a public answer."""
+    rows = await conn.fetch(
+        """
+        SELECT id, room_id, lower(during) AS start, upper(during) AS "end", reason,
+               reason_public
+        FROM closures
+        WHERE room_id = $1 AND reason_public AND during && tstzrange($2, $3, '[)')
+        ORDER BY lower(during), id
+        """,
+        room_id,
+        start,
+        end,
     )
     return [ClosureRow(*r) for r in rows]
 

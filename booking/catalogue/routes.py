@@ -382,11 +382,12 @@ class ClosureController(Controller):
             Body(
                 examples=[
                     Example(
-                        summary="maintenance",
+                        summary="maintenance, its reason shown to citizens",
                         value={
                             "start": "2026-12-24T00:00:00+09:00",
                             "end": "2026-12-26T00:00:00+09:00",
                             "reason": "바닥 공사",
+                            "reason_public": True,
                         },
                     ),
                     Example(
@@ -395,6 +396,7 @@ class ClosureController(Controller):
                             "start": "2026-12-24T00:00:00+09:00",
                             "end": "2026-12-26T00:00:00+09:00",
                             "reason": "누수 공사",
+                            "reason_public": False,
                             "cancel_bookings": True,
                             "cancellation_reason": "긴급 누수 공사로 시설을 닫습니다.",
                         },
@@ -447,7 +449,10 @@ class AvailabilityController(Controller):
         description=(
             "Weekly windows in the institution's timezone, clipped to the booking lead time and "
             "horizon, minus closures, public holidays (when the room closes on them) and bookings "
-            "that hold a slot. Times come back in the institution's local offset."
+            "that hold a slot. Times come back in the institution's local offset. `closures` "
+            "lists the closures in [from, to) whose managers chose to show them to citizens "
+            "(`reason_public`), with their reason; an internal closure is only time missing "
+            "from `free`."
         ),
     )
     async def free_time(

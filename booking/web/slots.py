@@ -9,7 +9,7 @@ booking is allowed: ``book()`` does, and its refusals are shown as they come.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ import asyncpg
 from booking.catalogue.availability import free_pieces_of_rooms, free_time, open_pieces_of_room
 from schemas.catalogue import Room
 
-__all__ = ("DaySlots", "Slot", "end_choices", "free_starts_of", "week_slots")
+__all__ = ("DayClosure", "DaySlots", "Slot", "end_choices", "free_starts_of", "week_slots")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +29,26 @@ class Slot:
 
 
 @dataclass(frozen=True, slots=True)
+class DayClosure:
+    """A closure shown to citizens, clipped to one local day."""
+
+    start: datetime
+    end: datetime
+    reason: str
+
+    @property
+    def clock(self) -> str:
+        """``09:00–18:00`` in the day's zone; a closure to the day's end reads ``24:00``."""
+        end = "24:00" if self.end.date() > self.start.date() else f"{self.end:%H:%M}"
+        return f"{self.start:%H:%M}–{end}"
+
+
+@dataclass(frozen=True, slots=True)
 class DaySlots:
     day: date
     slots: list[Slot]
+    closures: list[DayClosure] = field(default_factory=list)
+    """Closures shown to citizens on this day (internal ones are only missing slots)."""
 
     @property
     def free_count(self) -> int:
@@ -95,7 +112,16 @@ async def week_slots(
         day = first_day + timedelta(days=n)
         day_start = datetime.combine(day, time(0), tzinfo=tz)
         day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-        out.append(DaySlots(day, _cut(room, day_start, day_end, open_pieces, free_pieces, now)))
+        shut = [
+            DayClosure(
+                max(c.start, day_start).astimezone(tz), min(c.end, day_end).astimezone(tz), c.reason
+            )
+            for c in availability.closures
+            if c.start < day_end and c.end > day_start
+        ]
+        out.append(
+            DaySlots(day, _cut(room, day_start, day_end, open_pieces, free_pieces, now), shut)
+        )
     return out
 
 
