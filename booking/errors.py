@@ -36,6 +36,7 @@ __all__ = (
     "exception_handlers",
     "invalid",
     "is_outage",
+    "problem_answer",
     "problem_response",
     "problem_spec",
     "refusal_problem",
@@ -260,17 +261,23 @@ def _field_errors(exc: ValidationException) -> list[FieldError]:
     return out
 
 
-def _handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[bytes]:
+def problem_answer(path: str, exc: Problem) -> Response[bytes]:
+    """The problem+json answer to ``exc`` for a request to ``path``: what raising it gives,
+    for a handler that answers a frequent refusal itself (without the exception machinery)."""
     return problem_response(
         exc.status,
         exc.code,
         exc.title,
         exc.detail,
-        instance=request.url.path,
+        instance=path,
         errors=exc.errors,
         extra=exc.extra,
         headers=exc.headers,
     )
+
+
+def _handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[bytes]:
+    return problem_answer(request.url.path, exc)
 
 
 def _handle_validation(

@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
 from litestar import Controller, MediaType, Request, Response, get, patch, post
-from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
@@ -17,8 +15,20 @@ from litestar.types import ControllerRouterHandler
 
 from booking.accounts.security import bearer_token, decode_token
 from booking.deps import CurrentUser
-from booking.errors import PROBLEM_MEDIA_TYPE, Unauthorized, problem_spec
-from booking.http import SECURITY, parse_instant, pool_of, settings_of
+from booking.errors import (
+    PROBLEM_MEDIA_TYPE,
+    Conflict,
+    Unauthorized,
+    problem_answer,
+    problem_spec,
+)
+from booking.http import (
+    SECURITY,
+    parse_instant,
+    pool_of,
+    refuse_control_characters,
+    settings_of,
+)
 from booking.reservations import lifecycle, service
 from booking.reservations.idempotency import IDEMPOTENCY_HEADER
 from schemas.jobs import CheckInResult
@@ -45,21 +55,22 @@ __all__ = (
 _BOOKER_KEY = "nanum.booker"
 
 
-async def require_booker(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    """Guard: the caller's user id from a valid token, kept in the scope for the handler. Only
-    the token's signature and claims: ``book()`` itself refuses (401) an account that is
-    disabled or deleted, which saves a query on the hottest endpoint. A guard (not a dependency)
-    because it runs before the body is parsed and costs no dependency resolution."""
-    token = bearer_token(connection.headers.get("authorization", ""))
-    claims = decode_token(settings_of(connection), token) if token is not None else None
+async def resolve_booker(request: Request[Any, Any, State]) -> None:
+    """The handler's ``before_request`` hook: the caller's user id from a valid token, kept in the
+    scope for the handler, before the body is parsed (then the app's query-string check, which
+    a handler's own hook replaces). Only the token's signature and claims: ``book()`` itself
+    refuses (401) an account that is disabled or deleted, which saves a query on the hottest
+    endpoint. A hook, not a guard or a dependency: Litestar copies the handler for every guard
+    call and resolves dependencies in a task group, each costing more than this check."""
+    token = bearer_token(request.headers.get("authorization", ""))
+    claims = decode_token(settings_of(request), token) if token is not None else None
     if claims is None:
         raise Unauthorized(
             "Sign in and send a valid access token as `Authorization: Bearer <token>`.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    cast("dict[str, Any]", connection.scope)[_BOOKER_KEY] = claims.user_id
+    cast("dict[str, Any]", request.scope)[_BOOKER_KEY] = claims.user_id
+    await refuse_control_characters(request)
 
 
 _SLOT_TAKEN = ResponseSpec(
@@ -136,7 +147,7 @@ class BookingController(Controller):
         ),
         status_code=201,
         security=SECURITY,
-        guards=[require_booker],
+        before_request=resolve_booker,
         responses={
             401: problem_spec("No valid token, or the account can no longer sign in"),
             403: problem_spec(
@@ -166,11 +177,16 @@ class BookingController(Controller):
             ),
         ] = None,
     ) -> Response[Booking]:
-        # The hottest endpoint takes the caller from its guard rather than an injected
+        # The hottest endpoint takes the caller from its hook rather than an injected
         # dependency (Litestar resolves a batch of two or more in a task group, which cost more
         # than the booking's own Python work).
         booker: uuid.UUID = cast("dict[str, Any]", request.scope)[_BOOKER_KEY]
-        answer = await service.create_booking(pool_of(request), booker, data, idempotency_key)
+        try:
+            answer = await service.create_booking(pool_of(request), booker, data, idempotency_key)
+        except Conflict as taken:
+            # A lost slot is the refusal a busy slot sends by the hundred: answered here rather
+            # than through the exception middleware (same body as raising it).
+            return cast("Response[Booking]", problem_answer(request.url.path, taken))
         headers = {"Location": f"/v1/bookings/{answer.booking_id}"}
         if answer.replayed:
             headers["Idempotent-Replayed"] = "true"
