@@ -1,12 +1,14 @@
 """``python -m bench booking``: POST /v1/bookings through the whole stack vs a minimal baseline.
 
-Both apps are served the way production serves them (uvicorn subprocesses, uvloop, httptools,
-no access log, the same worker count) on loopback ports and loaded by ``wrk`` with a Lua script
-that generates distinct, non-conflicting bookings (many rooms x distinct hourly slots, tokens
-of many citizens rotated). Then 1,000 concurrent attempts on one slot must give one winner.
+Both apps are served the way production would serve them (uvicorn with uvloop and httptools, and
+granian with uvloop, no access log, the same worker count) on loopback ports and loaded by ``wrk``
+with a Lua script that generates distinct, non-conflicting bookings (many rooms x distinct hourly
+slots, tokens of many citizens rotated). Then 1,000 concurrent attempts on one slot must give one
+winner. Every run prints the CPU time per request of the API, Postgres, Redis and the load
+generator (``bench/cpu.py``), and the API processes' resident memory after the runs.
 
-Options: ``--workers=1,2`` (uvicorn workers per app, each run in turn), ``--duration=15``
-(seconds per wrk run), ``--connections=64``.
+Options: ``--servers=uvicorn,granian``, ``--workers=1,2`` (workers per app, each run in turn),
+``--duration=15`` (seconds per wrk run), ``--connections=64``.
 """
 
 from __future__ import annotations

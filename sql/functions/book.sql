@@ -119,10 +119,9 @@ BEGIN
 
     -- Inserters of one room take turns from here to the end of their transaction. It decides
     -- nothing: the exclusion constraint booking_no_overlap still decides conflicts (23P01).
-    -- Without it, the attempts
-    -- on one hot slot each insert a tuple and then wait on each other's tuples (and deadlock,
-    -- detected only after deadlock_timeout) before meeting the committed winner. (An assignment,
-    -- not PERFORM: a plain expression needs no executor.)
+    -- Without it, the attempts on one hot slot each insert a tuple and then wait on each other's
+    -- tuples (and deadlock, detected only after deadlock_timeout) before meeting the committed
+    -- winner. (An assignment, not PERFORM: a plain expression needs no executor.)
     v_locked := pg_advisory_xact_lock(31, hashtext(p_room::text)) IS NULL;
     -- The booking, its history row and its booking.created outbox row in one statement.
     WITH nb AS (
