@@ -39,6 +39,8 @@ from schemas.common import INSTANT_MAX, INSTANT_MIN, FieldError
 __all__ = (
     "CONTENT_SECURITY_POLICY",
     "MAX_PAGE",
+    "PAGE_CONTENT_SECURITY_POLICY",
+    "PAGE_SECURITY_HEADERS",
     "SECURITY",
     "ApiRequest",
     "PageLimit",
@@ -308,14 +310,35 @@ def cursor_uuid(value: object) -> uuid.UUID:
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 """CSP of every non-HTML answer (JSON, problem+json, .ics, metrics): nothing may load or frame
-it. HTML answers (the web pages, the API docs) are left to set their own policy."""
+it. HTML answers set their own policy: the pages through ``PAGE_SECURITY_HEADERS``, the API docs
+their own."""
+# No inline script or style anywhere (htmx is configured from /static, with its indicator
+# styles off); forms post only here; nobody may frame the pages.
+PAGE_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+PAGE_SECURITY_HEADERS = (
+    ("content-security-policy", PAGE_CONTENT_SECURITY_POLICY),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "same-origin"),
+    ("permissions-policy", "geolocation=(self), camera=(), microphone=()"),
+    ("cross-origin-opener-policy", "same-origin"),
+)
+"""The pages' security headers (``booking.web.security.PageMiddleware`` sets them on every page;
+an HTML answer sent from outside it, such as a page-shaped refusal of the CSRF check or of an
+oversized body, gets them here)."""
+_DOCS_PATH = "/schema"  # the API docs (Swagger UI) bring their own policy
 # Answers about one person: never stored by a browser or a shared cache.
 _PERSONAL_PATH = re.compile(r"^/v1/(?:me|bookings|institutions/[^/]+/bookings)(?:/|$)")
 
 
 class SecurityHeadersMiddleware:
     """ASGI wrapper adding ``X-Content-Type-Options: nosniff`` to every answer, the restrictive
-    CSP to every answer that is not ``text/html`` (and sets none itself), and
+    CSP to every answer that is not ``text/html`` (and sets none itself), the pages' headers to an
+    HTML answer without a policy (not the API docs), and
     ``Cache-Control: no-store`` to personal answers (``/v1/me…``, ``/v1/bookings…``,
     ``/v1/institutions/{id}/bookings``, and any request sent with credentials) except calendar
     files, which keep their own ``private`` caching for calendar apps."""
@@ -330,6 +353,7 @@ class SecurityHeadersMiddleware:
         personal = bool(_PERSONAL_PATH.match(scope["path"])) or any(
             name == b"authorization" for name, _ in scope["headers"]
         )
+        page_exempt = scope["path"].startswith(_DOCS_PATH)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -344,11 +368,18 @@ class SecurityHeadersMiddleware:
                 )
                 if b"x-content-type-options" not in names:
                     headers.append((b"x-content-type-options", b"nosniff"))
-                if (
-                    not content_type.startswith(b"text/html")
-                    and b"content-security-policy" not in names
-                ):
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+                    names.add(b"x-content-type-options")
+                if not content_type.startswith(b"text/html"):
+                    if b"content-security-policy" not in names:
+                        headers.append(
+                            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
+                        )
+                elif b"content-security-policy" not in names and not page_exempt:
+                    headers.extend(
+                        (name.encode(), value.encode())
+                        for name, value in PAGE_SECURITY_HEADERS
+                        if name.encode() not in names
+                    )
                 if personal and b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}

@@ -9,25 +9,11 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
+from booking.http import PAGE_CONTENT_SECURITY_POLICY as CONTENT_SECURITY_POLICY
+from booking.http import PAGE_SECURITY_HEADERS as _HEADERS
 from booking.web import i18n
 
 __all__ = ("CONTENT_SECURITY_POLICY", "PageMiddleware", "safe_next")
-
-# No inline script or style anywhere (htmx is configured from /static, with its indicator
-# styles off); forms post only here; nobody may frame the pages.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; object-src 'none'"
-)
-_HEADERS = (
-    ("content-security-policy", CONTENT_SECURITY_POLICY),
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("referrer-policy", "same-origin"),
-    ("permissions-policy", "geolocation=(self), camera=(), microphone=()"),
-    ("cross-origin-opener-policy", "same-origin"),
-)
 
 
 class PageMiddleware:

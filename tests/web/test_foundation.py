@@ -64,6 +64,25 @@ def test_pages_send_a_strict_policy_and_contain_no_inline_script_or_style(site: 
             ), path
 
 
+def test_a_page_refused_before_its_handler_still_carries_the_pages_headers(site: Site) -> None:
+    """A form post without the CSRF token is refused by the CSRF check, outside the pages'
+    middleware; its error page still gets the pages' policy and headers."""
+    with _client(site) as client:
+        _csrf(client, "/sign-in")  # a session and a CSRF cookie, but no token in the form
+        refused = client.post("/sign-in", data={"email": "a@example.org", "password": "x"})
+        assert refused.status_code == 403
+        assert refused.headers["content-type"].startswith("text/html")
+        csp = refused.headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+        assert refused.headers["x-frame-options"] == "DENY"
+        assert refused.headers["referrer-policy"] == "same-origin"
+        assert refused.headers["x-content-type-options"] == "nosniff"
+        # The API docs keep their own policy (Swagger UI starts itself with an inline script).
+        docs = client.get("/schema")
+        assert docs.status_code == 200
+        assert "x-frame-options" not in docs.headers
+
+
 def test_assets_are_fingerprinted_immutable_compressed_and_local(site: Site) -> None:
     with _client(site) as client:
         page = client.get("/")
