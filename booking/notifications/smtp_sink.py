@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -66,6 +67,10 @@ class RecordingHandler:
     refused: int = 0
     received: list[ReceivedMail] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _arrived: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._arrived = threading.Condition(self._lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         with self._lock:
@@ -76,8 +81,22 @@ class RecordingHandler:
             self.received.append(
                 ReceivedMail(_content(envelope), tuple(envelope.rcpt_tos), time.time())
             )
+            self._arrived.notify_all()
         return _ACCEPTED
 
     def snapshot(self) -> list[ReceivedMail]:
         with self._lock:
             return list(self.received)
+
+    def wait_for(self, match: Callable[[ReceivedMail], bool], within: float) -> ReceivedMail:
+        """The first kept message ``match`` accepts, waiting (woken by each arrival, no polling)
+        up to ``within`` seconds; AssertionError if none arrives in time. Call it from another
+        thread than the server's (it blocks)."""
+        deadline = time.monotonic() + within
+        with self._arrived:
+            while (found := next((m for m in self.received if match(m)), None)) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no matching e-mail within {within} s")
+                self._arrived.wait(left)
+        return found

@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
+from litestar.utils.empty import value_or_default
+from litestar.utils.scope.state import ScopeState
+from markupsafe import Markup
 
 from booking.web import i18n
 from booking.web.assets import AssetStore
@@ -27,6 +31,15 @@ def _current_language() -> str:
     return i18n.current.get().code
 
 
+@pass_context
+def csrf_field(context: Context) -> Markup:
+    """The form's hidden CSRF token input, its value escaped (templates call ``csrf_field()``
+    rather than printing Litestar's ready-made ``csrf_input`` string unescaped)."""
+    request = context["request"]
+    token = value_or_default(ScopeState.from_scope(request.scope).csrf_token, "")
+    return Markup('<input type="hidden" name="_csrf_token" value="{}">').format(token)
+
+
 def template_config(assets: AssetStore) -> TemplateConfig[JinjaTemplateEngine]:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -41,6 +54,7 @@ def template_config(assets: AssetStore) -> TemplateConfig[JinjaTemplateEngine]:
         gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
     )
     globals_: dict[str, Any] = {
+        "csrf_field": csrf_field,
         "static": assets.url,
         "lang": _current_language,
         "format_range": i18n.format_range,

@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import threading
-import time as clock
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from playwright.sync_api import (
 from redis.asyncio import Redis
 
 from booking.app import create_app
-from booking.notifications.smtp_sink import RecordingHandler
+from booking.notifications.smtp_sink import ReceivedMail, RecordingHandler
 from booking.romanize import english_name
 from booking.settings import Settings
 from tests.conftest import REDIS_URL, _admin, database_url_for, make_settings
@@ -286,29 +285,26 @@ def seed_room(site: Site, name: str | None = None, **kwargs: Any) -> SeededRoom:
 def wait_for_mail(site: Site, email: str, within: float = 20, subject: str = "") -> EmailMessage:
     """The first e-mail to ``email`` (whose subject contains ``subject``) that reached the
     site's SMTP server."""
-    deadline = clock.monotonic() + within
-    while clock.monotonic() < deadline:
-        for mail in site.smtp.snapshot():
-            if email in mail.recipients and subject in str(mail.message["Subject"]):
-                return mail.message
-        clock.sleep(0.1)
-    raise AssertionError(f"no e-mail to {email} ({subject!r}) within {within} s")
+    return site.smtp.wait_for(
+        lambda m: email in m.recipients and subject in str(m.message["Subject"]), within
+    ).message
+
+
+def _link(mail: ReceivedMail, url: str) -> str | None:
+    body = mail.message.get_body(("plain",))
+    assert body is not None
+    found = re.search(re.escape(url) + r"\S*", body.get_content())
+    return found.group(0) if found else None
 
 
 def mailed_link(site: Site, email: str, path: str) -> str:
     """The link to ``path`` (e.g. ``/verify-email``) in the e-mail that reached ``email``."""
-    deadline = clock.monotonic() + 20
-    while clock.monotonic() < deadline:
-        for mail in site.smtp.snapshot():
-            if email not in mail.recipients:
-                continue
-            body = mail.message.get_body(("plain",))
-            assert body is not None
-            found = re.search(re.escape(site.url + path) + r"\S*", body.get_content())
-            if found:
-                return found.group(0)
-        clock.sleep(0.1)
-    raise AssertionError(f"no e-mail with a {path} link to {email}")
+    mail = site.smtp.wait_for(
+        lambda m: email in m.recipients and _link(m, site.url + path) is not None, 20
+    )
+    link = _link(mail, site.url + path)
+    assert link is not None
+    return link
 
 
 def sign_up(page: Page, site: Site, lang: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -104,13 +103,7 @@ def _sign_in(page: Page, site: Site, email: str) -> None:
 def _wait_for_mail(
     site: Site, email: str, want: Callable[[EmailMessage], bool], within: float = 20
 ) -> EmailMessage:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        for mail in site.smtp.snapshot():
-            if email in mail.recipients and want(mail.message):
-                return mail.message
-        time.sleep(0.1)
-    raise AssertionError(f"no such e-mail to {email} within {within} s")
+    return site.smtp.wait_for(lambda m: email in m.recipients and want(m.message), within).message
 
 
 def _invite(message: EmailMessage) -> bytes:
