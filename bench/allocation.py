@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from bench.common import bench_database
+from bench.common import bench_database, option
 from booking.accounts.auth import Principal
 from booking.allocation import service
 from schemas.allocation import RoundCreate, SlotRange
@@ -21,15 +21,9 @@ __all__ = ("run",)
 TARGET_SECONDS = 10.0
 
 
-def _arg(args: list[str], name: str, default: int) -> int:
-    for a in args:
-        if a.startswith(f"--{name}="):
-            return int(a.split("=", 1)[1])
-    return default
-
-
 async def run(args: list[str]) -> None:
-    slots, applications = _arg(args, "slots", 500), _arg(args, "applications", 20_000)
+    slots = int(option(args, "slots", "500"))
+    applications = int(option(args, "applications", "20000"))
     per_citizen = 2
     citizens = applications // per_citizen
     async with bench_database("allocation") as url:

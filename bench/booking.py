@@ -32,12 +32,12 @@ import asyncpg
 import msgspec
 
 from bench.baseline_app import SCHEMA
-from bench.common import bench_database, percentiles
+from bench.common import bench_database, option, percentiles
 from bench.cpu import CpuMeter, group_pids, postgres_pids, redis_pid, rss_report
 from booking.accounts.security import issue_token
 from booking.settings import REPO_ROOT, load_settings
 
-__all__ = ("run",)
+__all__ = ("run", "seed")
 
 ROOMS = 200
 CITIZENS = 500
@@ -107,14 +107,7 @@ def _free_port() -> int:
         return port
 
 
-def _option(args: list[str], name: str, default: str) -> str:
-    for a in args:
-        if a.startswith(f"--{name}="):
-            return a.split("=", 1)[1]
-    return default
-
-
-async def _seed(url: str, secret: str) -> tuple[list[uuid.UUID], list[str], uuid.UUID]:
+async def seed(url: str, secret: str) -> tuple[list[uuid.UUID], list[str], uuid.UUID]:
     """Rooms open 24/7 with the per-citizen limit out of the way, citizens and their tokens."""
     settings = load_settings({"BOOKING_ENV": "test", "BOOKING_SECRET_KEY": secret})
     conn = await asyncpg.connect(url)
@@ -318,10 +311,10 @@ async def run(args: list[str]) -> None:
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk); skipping the booking benchmark")
         return
-    worker_counts = [int(w) for w in _option(args, "workers", "1,2").split(",")]
-    servers = _option(args, "servers", ",".join(SERVERS)).split(",")
-    duration = int(_option(args, "duration", "15"))
-    connections = int(_option(args, "connections", "64"))
+    worker_counts = [int(w) for w in option(args, "workers", "1,2").split(",")]
+    servers = option(args, "servers", ",".join(SERVERS)).split(",")
+    duration = int(option(args, "duration", "15"))
+    connections = int(option(args, "connections", "64"))
     secret = secrets.token_urlsafe(48)
     redis_url = load_settings({**os.environ, "BOOKING_SECRET_KEY": secret}).redis_url
     print(
@@ -343,7 +336,7 @@ async def _compare(
 ) -> None:
     """Baseline, then the full stack (and its hot slot), on one server and worker count."""
     async with bench_database("booking") as url:
-        rooms, tokens, hot_room = await _seed(url, secret)
+        rooms, tokens, hot_room = await seed(url, secret)
         env = {
             **os.environ,
             "PYTHONPATH": str(REPO_ROOT),

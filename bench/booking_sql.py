@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from bench.booking import _option, _seed
-from bench.common import bench_database
+from bench.booking import seed
+from bench.common import bench_database, option
 from bench.cpu import CpuMeter, postgres_pids
 
 __all__ = ("run",)
@@ -68,11 +68,11 @@ async def _drive(
 
 
 async def run(args: list[str]) -> None:
-    n = int(_option(args, "bookings", "3000"))
-    connections = int(_option(args, "connections", "16"))
-    rounds = int(_option(args, "rounds", "2"))
+    n = int(option(args, "bookings", "3000"))
+    connections = int(option(args, "connections", "16"))
+    rounds = int(option(args, "rounds", "2"))
     async with bench_database("booking_sql") as url:
-        rooms, _, _ = await _seed(url, secrets.token_urlsafe(48))
+        rooms, _, _ = await seed(url, secrets.token_urlsafe(48))
         pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections)
         assert pool is not None
         citizens = [r["id"] for r in await pool.fetch("SELECT id FROM users")]

@@ -24,6 +24,7 @@ __all__ = (
     "SERVER_URL",
     "app_settings",
     "bench_database",
+    "option",
     "percentiles",
     "report_latencies",
     "served_app",
@@ -121,3 +122,11 @@ def report_latencies(
         f"{label}: n={len(samples_ms)} p50={p['p50']:.2f} ms p95={p['p95']:.2f} ms p99={p['p99']:.2f} ms{target}",
         flush=True,
     )
+
+
+def option(args: list[str], name: str, default: str) -> str:
+    """The value of ``--name=value`` among a benchmark's arguments, else ``default``."""
+    for a in args:
+        if a.startswith(f"--{name}="):
+            return a.split("=", 1)[1]
+    return default

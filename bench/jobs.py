@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiosmtpd.controller import Controller
 
-from bench.common import bench_database, report_latencies
+from bench.common import bench_database, option, report_latencies
 from booking.accounts.security import hash_password
 from booking.jobs import queries
 from booking.notifications.smtp_sink import RecordingHandler
@@ -38,13 +38,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def _arg(args: list[str], name: str, default: int) -> int:
-    for arg in args:
-        if arg.startswith(name + "="):
-            return int(arg.split("=", 1)[1])
-    return default
 
 
 async def _setup(pool: asyncpg.Pool, citizens: int) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
@@ -83,8 +76,8 @@ async def _setup(pool: asyncpg.Pool, citizens: int) -> tuple[list[uuid.UUID], li
 
 
 async def run(args: list[str]) -> None:
-    seconds = _arg(args, "--seconds", 60)
-    rate = _arg(args, "--rate", 100)
+    seconds = int(option(args, "seconds", "60"))
+    rate = int(option(args, "rate", "100"))
     total = seconds * rate
     redis_port, smtp_port = _free_port(), _free_port()
     redis = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load

@@ -22,7 +22,6 @@ __all__ = (
     "BookingRow",
     "CheckInRow",
     "ConflictRow",
-    "TakenRow",
     "book",
     "book_walk_in",
     "booking_for_check_in",
@@ -83,16 +82,6 @@ class BookResult(msgspec.Struct, frozen=True):
     replayed: bool
 
 
-class TakenRow(msgspec.Struct, frozen=True):
-    """What ``book()`` answers (status 409) for a slot already taken: the room's change stamp,
-    the overlapping ranges, the institution's timezone and the quote of the range (JSON text)."""
-
-    stamp: str
-    conflicts: list[asyncpg.Range[datetime]]
-    timezone: str
-    fee: str
-
-
 class _TakenBody(msgspec.Struct, frozen=True):
     stamp: str
     timezone: str
@@ -103,12 +92,14 @@ class _TakenBody(msgspec.Struct, frozen=True):
 _taken_body = msgspec.json.Decoder(_TakenBody)
 
 
-def taken_row(body: str) -> TakenRow:
-    """The 409 body ``book()`` writes (sql/functions/book.sql) as a :class:`TakenRow`."""
+def taken_row(body: str) -> ConflictRow:
+    """The 409 body ``book()`` writes for a slot already taken (sql/functions/book.sql) as a
+    :class:`ConflictRow` without alternatives (the caller holds or computes them)."""
     taken = _taken_body.decode(body)
-    return TakenRow(
+    return ConflictRow(
         stamp=taken.stamp,
         conflicts=[asyncpg.Range(lo, hi) for lo, hi in taken.conflicts],
+        alternatives=None,
         timezone=taken.timezone,
         fee=bytes(taken.fee).decode(),
     )

@@ -28,7 +28,7 @@ from booking.http import check_instant
 from booking.localtime import to_local
 from booking.reservations import queries
 from booking.reservations.idempotency import check_key, request_fingerprint
-from booking.reservations.queries import BookingRow, TakenRow
+from booking.reservations.queries import BookingRow, ConflictRow
 from schemas.reservations import (
     Alternative,
     Booking,
@@ -114,7 +114,7 @@ class _AlternativesCache:
         start: datetime,
         end: datetime,
         exclude: uuid.UUID | None,
-        taken: TakenRow | None = None,
+        taken: ConflictRow | None = None,
     ) -> tuple[list[Interval], list[Alternative], Quote]:
         """(conflicts, alternatives, the quote of the range) for a 409 on ``[start, end)``.
 
@@ -189,7 +189,7 @@ async def _slot_taken(
     end: datetime,
     *,
     exclude: uuid.UUID | None = None,
-    taken: TakenRow | None = None,
+    taken: ConflictRow | None = None,
 ) -> Conflict:
     """409 naming the overlapping ranges (never who holds them) and up to three alternatives."""
     taken_ranges, free, quote = await _alternatives.explain(
